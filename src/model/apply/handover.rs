@@ -1,0 +1,155 @@
+//! The handover calls: pass (PASS-*), take (TAKE-*), request (REQ-*),
+//! release (REL-*) and extend (EXP-2/3).
+
+use super::{refuse, succeed};
+use crate::model::{
+    AppIx, AppRef, EventKind, Folder, GraphError, GraphSuccess, Outcome, Party, Rule, State,
+};
+
+/// `pass_thread_control`. Check order: target, ownership, pass-to-self.
+pub(super) fn pass(
+    st: &mut State,
+    app: AppIx,
+    psid: &str,
+    target: Option<&AppRef>,
+    metadata: &Option<String>,
+) -> Outcome {
+    let implicit_target = target.is_none();
+    let target = match target {
+        None => match st.primary {
+            Some(p) => Party::App(p),
+            None => return refuse(GraphError::INVALID, Rule::Pass4),
+        },
+        Some(AppRef::App(a)) if a.index() < st.setup.apps.len() => Party::App(*a),
+        Some(AppRef::PageInbox) => Party::PageInbox,
+        Some(AppRef::App(_) | AppRef::Unknown(_)) => {
+            return refuse(GraphError::UNKNOWN_TARGET, Rule::Pass5);
+        }
+    };
+    let owner = st.owner(psid);
+    let rule = match owner {
+        None => Rule::Pass2,
+        Some(Party::App(o)) if o == app => {
+            if target == Party::App(app) {
+                return refuse(GraphError::INVALID, Rule::Pass6);
+            }
+            Rule::Pass1
+        }
+        Some(_) => return refuse(GraphError::NOT_OWNER, Rule::Pass3),
+    };
+    let mut out = succeed(GraphSuccess::Success, rule);
+    if implicit_target {
+        out.rules.insert(Rule::Pass4);
+    }
+    st.set_owner(psid, target, &mut out);
+    match target {
+        Party::PageInbox => {
+            // No webhook; the thread shows in the main folder.
+            st.threads.get_mut(psid).expect("PSID checked").folder = Folder::Main;
+        }
+        Party::App(t) => {
+            let kind = EventKind::PassThreadControl {
+                new_owner: target,
+                previous_owner: owner,
+                metadata: metadata.clone(),
+            };
+            st.notify_handover(&mut out, t, psid, kind, rule);
+        }
+    }
+    out
+}
+
+/// `take_thread_control`.
+pub(super) fn take(st: &mut State, app: AppIx, psid: &str, metadata: &Option<String>) -> Outcome {
+    let me = Party::App(app);
+    match st.owner(psid) {
+        None => {
+            let mut out = succeed(GraphSuccess::Success, Rule::Take1);
+            st.set_owner(psid, me, &mut out);
+            out
+        }
+        Some(o) if o == me => refuse(GraphError::INVALID, Rule::Take4),
+        Some(o) if st.primary == Some(app) => {
+            let mut out = succeed(GraphSuccess::Success, Rule::Take2);
+            st.set_owner(psid, me, &mut out);
+            if let Party::App(prev) = o {
+                let kind = EventKind::TakeThreadControl {
+                    previous_owner: o,
+                    new_owner: me,
+                    metadata: metadata.clone(),
+                };
+                st.notify_handover(&mut out, prev, psid, kind, Rule::Take2);
+            }
+            out
+        }
+        Some(_) => refuse(GraphError::NOT_OWNER, Rule::Take3),
+    }
+}
+
+/// `request_thread_control`.
+pub(super) fn request(
+    st: &mut State,
+    app: AppIx,
+    psid: &str,
+    metadata: &Option<String>,
+) -> Outcome {
+    let me = Party::App(app);
+    match st.owner(psid) {
+        None => {
+            // Granted at once, announced as a pass from nobody.
+            let mut out = succeed(GraphSuccess::Success, Rule::Req2);
+            st.set_owner(psid, me, &mut out);
+            let kind = EventKind::PassThreadControl {
+                new_owner: me,
+                previous_owner: None,
+                metadata: metadata.clone(),
+            };
+            st.notify_handover(&mut out, app, psid, kind, Rule::Req2);
+            out
+        }
+        Some(o) if o == me => refuse(GraphError::INVALID, Rule::Req3),
+        Some(Party::App(owner)) => {
+            let mut out = succeed(GraphSuccess::Success, Rule::Req1);
+            let kind = EventKind::RequestThreadControl {
+                requested_owner: app,
+                metadata: metadata.clone(),
+            };
+            st.notify_handover(&mut out, owner, psid, kind, Rule::Req1);
+            out
+        }
+        Some(Party::PageInbox) => succeed(GraphSuccess::Success, Rule::Req1),
+    }
+}
+
+/// Release and extend refuse non-owners alike (REL-2, EXP-3).
+fn owner_only(st: &State, app: AppIx, psid: &str, rule: Rule) -> Result<(), Outcome> {
+    match st.owner(psid) {
+        Some(Party::App(o)) if o == app => Ok(()),
+        None => Err(refuse(GraphError::INVALID, rule)),
+        Some(_) => Err(refuse(GraphError::NOT_OWNER, rule)),
+    }
+}
+
+/// `release_thread_control`.
+pub(super) fn release(st: &mut State, app: AppIx, psid: &str) -> Outcome {
+    if let Err(out) = owner_only(st, app, psid, Rule::Rel2) {
+        return out;
+    }
+    let mut out = succeed(GraphSuccess::Success, Rule::Rel1);
+    st.go_idle(psid, &mut out);
+    out
+}
+
+/// `extend_thread_control`; the duration was range-checked with the
+/// parameters.
+pub(super) fn extend(st: &mut State, app: AppIx, psid: &str, duration_s: i64) -> Outcome {
+    if let Err(out) = owner_only(st, app, psid, Rule::Exp3) {
+        return out;
+    }
+    let mut out = succeed(GraphSuccess::Success, Rule::Exp2);
+    out.rules.insert(Rule::Exp1);
+    let until = st.now_ms + duration_s as u64 * 1000;
+    let t = st.threads.get_mut(psid).expect("PSID checked");
+    t.deadline_ms = t.deadline_ms.max(until);
+    out
+}

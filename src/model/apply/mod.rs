@@ -1,0 +1,362 @@
+//! `apply`: one operation against one page. Dispatch and the checks every
+//! Graph call goes through live here; each command has its own small file.
+//!
+//! Every command first decides, without touching the state, whether it
+//! succeeds; only then does it change anything. That is how CTRL-5 (a failed
+//! call changes nothing) holds by construction.
+
+mod clock;
+mod handover;
+mod inbox;
+mod menu;
+mod query;
+mod send;
+mod user;
+
+use super::op::{AppIx, Call, Caller, GraphOp, Op, Proof, Stage};
+use super::outcome::{
+    Answer, Channel, ControlSuccess, Delivery, Event, EventKind, GraphError, GraphSuccess,
+    MessageKind, Outcome, Party, Received, TranscriptEntry,
+};
+use super::rules::Rule;
+use super::state::{DAY_MS, MAX_EXTEND_S, MAX_METADATA_CHARS, MAX_TEXT_CHARS, SentMessage, State};
+use super::{Choice, Message, MessagingType};
+
+/// Applies one operation to one page: the expected outcome of a correct
+/// platform. The state is updated in place (and left untouched when the
+/// operation fails).
+pub fn apply(st: &mut State, op: &Op) -> Outcome {
+    let mut out = match op {
+        Op::Graph(g) => graph(st, g),
+        Op::User(ev) => user::apply(st, ev),
+        Op::Inbox { psid, action } => inbox::apply(st, psid, action),
+        Op::Clock { advance_ms } => clock::advance(st, *advance_ms),
+        Op::Roles { primary } => clock::roles(st, primary.as_ref()),
+    };
+    // Every step is a chance to deliver something no rule asked for.
+    out.rules.insert(Rule::Hook5);
+    if !out.deliveries.is_empty() {
+        out.rules.insert(Rule::Hook4);
+        out.rules.insert(Rule::Hook6);
+    }
+    if let Some(psid) = op_psid(op)
+        && st.threads.len() > 1
+        && st.threads.contains_key(psid)
+    {
+        out.rules.insert(Rule::Ctrl6);
+    }
+    out
+}
+
+/// The answer to a Graph call that reaches no page: its token is missing or
+/// unknown, or its path is malformed. (A server that cannot find the page of
+/// a token has no state to apply the call to.) A call that names an app is
+/// treated as carrying an unknown token.
+pub fn apply_pageless(g: &GraphOp) -> Outcome {
+    if let Call::Malformed { defect, .. } = &g.call
+        && defect.stage() == Stage::Path
+    {
+        return refuse(GraphError::INVALID, Rule::Input1);
+    }
+    match g.caller {
+        Caller::Missing | Caller::Empty => refuse(GraphError::NO_TOKEN, Rule::Auth1),
+        Caller::Unknown | Caller::App(_) => refuse(GraphError::BAD_TOKEN, Rule::Auth1),
+    }
+}
+
+fn op_psid(op: &Op) -> Option<&String> {
+    match op {
+        Op::Graph(g) => g.call.psid(),
+        Op::User(ev) => Some(ev.psid()),
+        Op::Inbox { psid, .. } => Some(psid),
+        Op::Clock { .. } | Op::Roles { .. } => None,
+    }
+}
+
+/// The checks of `wire.md` in their order: path, token, route, proof,
+/// parameters, PSID; then the command's own rules.
+fn graph(st: &mut State, g: &GraphOp) -> Outcome {
+    let app = match g.caller {
+        Caller::App(a) if a.index() < st.setup.apps.len() => a,
+        _ => return apply_pageless(g),
+    };
+    if let Call::Malformed { defect, .. } = &g.call
+        && defect.stage() <= Stage::Route
+    {
+        return authed(refuse(GraphError::INVALID, Rule::Input1));
+    }
+    if st.setup.app(app).require_appsecret_proof && g.proof != Proof::Right {
+        return authed(refuse(GraphError::INVALID, Rule::Auth3));
+    }
+    if let Err(rule) = check_params(&g.call) {
+        return authed(refuse(GraphError::INVALID, rule));
+    }
+    if let Some(psid) = g.call.psid()
+        && !st.threads.contains_key(psid)
+    {
+        return authed(refuse(GraphError::UNKNOWN_PSID, Rule::Input1));
+    }
+    let mut out = match &g.call {
+        Call::Send {
+            psid,
+            messaging_type,
+            tag,
+            message,
+        } => send::send(st, app, psid, *messaging_type, tag, message),
+        Call::Pass {
+            psid,
+            target,
+            metadata,
+        } => handover::pass(st, app, psid, target.as_ref(), metadata),
+        Call::Take { psid, metadata } => handover::take(st, app, psid, metadata),
+        Call::Request { psid, metadata } => handover::request(st, app, psid, metadata),
+        Call::Release { psid } => handover::release(st, app, psid),
+        Call::Extend { psid, duration } => handover::extend(st, app, psid, *duration),
+        Call::ThreadOwner { psid } => query::thread_owner(st, app, psid),
+        Call::SecondaryReceivers => query::secondary_receivers(st, app),
+        Call::SetPageMenu { items } => menu::page_menu(st, app, Some(items)),
+        Call::DeletePageMenu => menu::page_menu(st, app, None),
+        Call::SetUserMenu { psid, items } => menu::user_menu(st, app, psid, Some(items)),
+        Call::DeleteUserMenu { psid } => menu::user_menu(st, app, psid, None),
+        Call::Malformed { .. } => unreachable!("malformed calls are refused above"),
+    };
+    if st.setup.app(app).require_appsecret_proof {
+        out.rules.insert(Rule::Auth3);
+    }
+    authed(out)
+}
+
+/// Marks an outcome as produced for an authenticated app: the token alone
+/// chose who acted (AUTH-2).
+fn authed(mut out: Outcome) -> Outcome {
+    out.rules.insert(Rule::Auth1);
+    out.rules.insert(Rule::Auth2);
+    out
+}
+
+/// Step 5 of the check order: values that decode but are out of range.
+/// Returns the rule to name when refusing.
+fn check_params(call: &Call) -> Result<(), Rule> {
+    let id_ok = |s: &str| !s.is_empty();
+    let meta_ok = |m: &Option<String>| {
+        m.as_ref()
+            .is_none_or(|m| m.chars().count() <= MAX_METADATA_CHARS)
+    };
+    if let Some(psid) = call.psid()
+        && !id_ok(psid)
+    {
+        return Err(Rule::Input1);
+    }
+    match call {
+        Call::Malformed { .. } => Err(Rule::Input1),
+        Call::Send {
+            messaging_type,
+            tag,
+            message,
+            ..
+        } => {
+            if *messaging_type == MessagingType::MessageTag && tag.is_none() {
+                return Err(Rule::Input1);
+            }
+            match message {
+                Message::Text {
+                    text,
+                    quick_replies,
+                } => {
+                    let n = text.chars().count();
+                    if n == 0
+                        || n > MAX_TEXT_CHARS
+                        || quick_replies.as_ref().is_some_and(Vec::is_empty)
+                    {
+                        return Err(Rule::Input1);
+                    }
+                }
+                Message::Buttons { .. } | Message::Survey { .. } => {}
+            }
+            Ok(())
+        }
+        Call::Pass {
+            target, metadata, ..
+        } => {
+            if let Some(super::AppRef::Unknown(id)) = target
+                && !id_ok(id)
+            {
+                return Err(Rule::Input1);
+            }
+            if meta_ok(metadata) {
+                Ok(())
+            } else {
+                Err(Rule::Input1)
+            }
+        }
+        Call::Take { metadata, .. } | Call::Request { metadata, .. } => {
+            if meta_ok(metadata) {
+                Ok(())
+            } else {
+                Err(Rule::Input1)
+            }
+        }
+        Call::Extend { duration, .. } => {
+            if (1..=MAX_EXTEND_S).contains(duration) {
+                Ok(())
+            } else {
+                Err(Rule::Exp3)
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Building outcomes.
+
+/// A refused Graph call. A refusal changes nothing (CTRL-5).
+pub(super) fn refuse(e: GraphError, rule: Rule) -> Outcome {
+    let mut out = Outcome::new(Answer::Graph(Err(e)), rule);
+    out.rules.insert(Rule::Ctrl5);
+    out
+}
+
+pub(super) fn succeed(s: GraphSuccess, rule: Rule) -> Outcome {
+    Outcome::new(Answer::Graph(Ok(s)), rule)
+}
+
+/// A refused control-API call (not a protocol refusal: the test asked for
+/// something impossible). It changes nothing either.
+pub(super) fn control_error(msg: impl Into<String>, rule: Rule) -> Outcome {
+    let mut out = Outcome::new(Answer::Control(Err(msg.into())), rule);
+    out.rules.insert(Rule::Ctrl5);
+    out
+}
+
+pub(super) fn control_ok(s: ControlSuccess, rule: Rule) -> Outcome {
+    Outcome::new(Answer::Control(Ok(s)), rule)
+}
+
+// ---------------------------------------------------------------------------
+// State changes shared by the commands. Each records the rules it exercises.
+
+impl State {
+    /// A change of owner: the deadline restarts at now + 24 h, even after an
+    /// extension, which belonged to the previous owner (EXP-1).
+    pub(super) fn set_owner(&mut self, psid: &str, owner: Party, out: &mut Outcome) {
+        let now = self.now_ms;
+        let t = self.threads.get_mut(psid).expect("thread exists");
+        t.owner = Some(owner);
+        t.deadline_ms = now + DAY_MS;
+        out.rules.insert(Rule::Ctrl1);
+        out.rules.insert(Rule::Exp1);
+    }
+
+    /// Activity without a change of owner only ever pushes the deadline
+    /// later (EXP-1).
+    pub(super) fn touch(&mut self, psid: &str, out: &mut Outcome) {
+        let now = self.now_ms;
+        let t = self.threads.get_mut(psid).expect("thread exists");
+        if t.owner.is_some() {
+            t.deadline_ms = t.deadline_ms.max(now + DAY_MS);
+            out.rules.insert(Rule::Exp1);
+        }
+    }
+
+    /// The thread becomes idle (release, lapse, INBOX-4): it stays idle until
+    /// the next user message (PRI-4), and held surveys reach the user now,
+    /// in the order they were sent (SURVEY-1).
+    pub(super) fn go_idle(&mut self, psid: &str, out: &mut Outcome) {
+        let t = self.threads.get_mut(psid).expect("thread exists");
+        t.owner = None;
+        t.deadline_ms = 0;
+        out.rules.insert(Rule::Ctrl1);
+        out.rules.insert(Rule::Pri4);
+        if t.held.is_empty() {
+            return;
+        }
+        out.rules.insert(Rule::Survey1);
+        for h in std::mem::take(&mut t.held) {
+            let entry = TranscriptEntry {
+                mid: h.mid,
+                from: Party::App(h.from),
+                kind: MessageKind::Survey,
+                text: h.title,
+            };
+            out.received.push(Received {
+                psid: psid.to_string(),
+                entry: entry.clone(),
+                rule: Rule::Survey1,
+            });
+            t.transcript.push(SentMessage {
+                entry,
+                buttons: Vec::new(),
+            });
+        }
+    }
+
+    /// A message reaches the user now; returns its message id.
+    pub(super) fn deliver_to_user(
+        &mut self,
+        psid: &str,
+        from: Party,
+        kind: MessageKind,
+        text: String,
+        buttons: Vec<Choice>,
+        rule: Rule,
+        out: &mut Outcome,
+    ) -> String {
+        let mid = self.fresh_mid();
+        let entry = TranscriptEntry {
+            mid: mid.clone(),
+            from,
+            kind,
+            text,
+        };
+        out.received.push(Received {
+            psid: psid.to_string(),
+            entry: entry.clone(),
+            rule,
+        });
+        out.rules.insert(rule);
+        self.threads
+            .get_mut(psid)
+            .expect("thread exists")
+            .transcript
+            .push(SentMessage { entry, buttons });
+        mid
+    }
+
+    /// A webhook event to one app.
+    pub(super) fn notify(
+        &self,
+        out: &mut Outcome,
+        app: AppIx,
+        channel: Channel,
+        psid: Option<&str>,
+        kind: EventKind,
+        rule: Rule,
+    ) {
+        out.rules.insert(rule);
+        out.deliveries.push(Delivery {
+            app,
+            channel,
+            event: Event {
+                psid: psid.map(str::to_string),
+                timestamp: self.now_ms,
+                kind,
+            },
+            rule,
+        });
+    }
+
+    /// A handover event (HOOK-3): always on `messaging`, only to the app the
+    /// rule names.
+    pub(super) fn notify_handover(
+        &self,
+        out: &mut Outcome,
+        app: AppIx,
+        psid: &str,
+        kind: EventKind,
+        rule: Rule,
+    ) {
+        out.rules.insert(Rule::Hook3);
+        self.notify(out, app, Channel::Messaging, Some(psid), kind, rule);
+    }
+}

@@ -1,0 +1,770 @@
+//! The one operation type: everything that can happen during a run.
+//!
+//! An [`Op`] is what the generator produces, what the driver sends to a
+//! target, what the reference server decodes an HTTP request into, what the
+//! model applies and what a counterexample stores (as a JSON list). Apps are
+//! named by their position in the page's [`Setup`](super::Setup) (`app 2`),
+//! never by token, so a counterexample carries no secret and replays against
+//! any target with fresh credentials.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A page-scoped user id. The page learns a PSID from the user events
+/// `message` and `ad_entry`; the model never invents one.
+pub type Psid = String;
+
+/// The app id of the Page Inbox pseudo-app.
+pub const PAGE_INBOX_APP_ID: &str = "263902037430900";
+
+/// The position of an app in the page's setup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AppIx(pub u8);
+
+impl AppIx {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for AppIx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "app {}", self.0)
+    }
+}
+
+/// Who an app id in a request names. The reference server turns the id it
+/// received into this without judging it; the model decides what an unknown
+/// id or the Page Inbox means in each place.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppRef {
+    App(AppIx),
+    PageInbox,
+    /// An id that is no subscribed app of the page.
+    Unknown(String),
+}
+
+impl fmt::Display for AppRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AppRef::App(a) => a.fmt(f),
+            AppRef::PageInbox => f.write_str("page_inbox"),
+            AppRef::Unknown(id) => write!(f, "unknown app {id:?}"),
+        }
+    }
+}
+
+/// Anything that can happen in a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    /// An app (or someone holding a bad token) calls the Graph API.
+    Graph(GraphOp),
+    /// The user does something in Messenger (control API `user_event`).
+    User(UserEvent),
+    /// A person acts in the Page Inbox (control API `inbox`).
+    Inbox { psid: Psid, action: InboxAction },
+    /// The page's virtual clock moves forward (control API `clock`).
+    Clock { advance_ms: u64 },
+    /// The primary receiver changes (control API `roles`); `None` unsets it.
+    Roles { primary: Option<AppRef> },
+}
+
+/// One Graph API call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GraphOp {
+    pub caller: Caller,
+    #[serde(default, skip_serializing_if = "Proof::is_absent")]
+    pub proof: Proof,
+    pub call: Call,
+    #[serde(default, skip_serializing_if = "Transport::is_default")]
+    pub transport: Transport,
+}
+
+impl GraphOp {
+    /// A well-formed call by `app` with default transport and no proof.
+    pub fn by(app: AppIx, call: Call) -> GraphOp {
+        GraphOp {
+            caller: Caller::App(app),
+            proof: Proof::Absent,
+            call,
+            transport: Transport::default(),
+        }
+    }
+}
+
+/// Which access token a call carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Caller {
+    /// The page access token of this app.
+    App(AppIx),
+    /// No token anywhere.
+    Missing,
+    /// `access_token=` with an empty value (counts as missing).
+    Empty,
+    /// A token no page knows.
+    Unknown,
+}
+
+/// The `appsecret_proof` a call carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Proof {
+    #[default]
+    Absent,
+    /// HMAC-SHA256 of the token keyed with the calling app's secret.
+    Right,
+    /// A well-formed but wrong proof.
+    Wrong,
+}
+
+impl Proof {
+    fn is_absent(&self) -> bool {
+        *self == Proof::Absent
+    }
+}
+
+/// How a call is put on the wire. The model ignores it (every encoding means
+/// the same); it is part of the operation so that a counterexample replays
+/// byte for byte, and so the shrinker can simplify it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Transport {
+    #[serde(default)]
+    pub encoding: Encoding,
+    #[serde(default)]
+    pub token_at: TokenAt,
+    /// Use the page id instead of `me` as node.
+    #[serde(default)]
+    pub page_node: bool,
+    /// Leave out the `vNN.N` path prefix.
+    #[serde(default)]
+    pub unversioned: bool,
+}
+
+impl Transport {
+    pub fn is_default(&self) -> bool {
+        *self == Transport::default()
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    #[default]
+    Json,
+    /// `application/x-www-form-urlencoded`, objects as JSON text.
+    Form,
+    /// Every parameter in the query string.
+    Query,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenAt {
+    #[default]
+    Query,
+    Body,
+    Bearer,
+    OAuth,
+}
+
+/// The Graph API edges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Edge {
+    Messages,
+    PassThreadControl,
+    TakeThreadControl,
+    RequestThreadControl,
+    ReleaseThreadControl,
+    ExtendThreadControl,
+    ThreadOwner,
+    SecondaryReceivers,
+    MessengerProfile,
+    CustomUserSettings,
+}
+
+impl Edge {
+    pub const ALL: &'static [Edge] = &[
+        Edge::Messages,
+        Edge::PassThreadControl,
+        Edge::TakeThreadControl,
+        Edge::RequestThreadControl,
+        Edge::ReleaseThreadControl,
+        Edge::ExtendThreadControl,
+        Edge::ThreadOwner,
+        Edge::SecondaryReceivers,
+        Edge::MessengerProfile,
+        Edge::CustomUserSettings,
+    ];
+
+    /// The path segment.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Edge::Messages => "messages",
+            Edge::PassThreadControl => "pass_thread_control",
+            Edge::TakeThreadControl => "take_thread_control",
+            Edge::RequestThreadControl => "request_thread_control",
+            Edge::ReleaseThreadControl => "release_thread_control",
+            Edge::ExtendThreadControl => "extend_thread_control",
+            Edge::ThreadOwner => "thread_owner",
+            Edge::SecondaryReceivers => "secondary_receivers",
+            Edge::MessengerProfile => "messenger_profile",
+            Edge::CustomUserSettings => "custom_user_settings",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Edge> {
+        Edge::ALL.iter().copied().find(|e| e.as_str() == s)
+    }
+}
+
+/// A Graph call's meaning, once decoded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Call {
+    /// `POST messages`.
+    Send {
+        psid: Psid,
+        messaging_type: MessagingType,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tag: Option<String>,
+        message: Message,
+    },
+    /// `POST pass_thread_control`.
+    Pass {
+        psid: Psid,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<AppRef>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        metadata: Option<String>,
+    },
+    /// `POST take_thread_control`.
+    Take {
+        psid: Psid,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        metadata: Option<String>,
+    },
+    /// `POST request_thread_control`.
+    Request {
+        psid: Psid,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        metadata: Option<String>,
+    },
+    /// `POST release_thread_control`.
+    Release { psid: Psid },
+    /// `POST extend_thread_control`; `duration` in seconds as an integer
+    /// (a non-integer duration is [`Defect::DurationNotInteger`]).
+    Extend { psid: Psid, duration: i64 },
+    /// `GET thread_owner`.
+    ThreadOwner { psid: Psid },
+    /// `GET secondary_receivers`.
+    SecondaryReceivers,
+    /// `POST messenger_profile` with `persistent_menu`.
+    SetPageMenu { items: Vec<Choice> },
+    /// `DELETE messenger_profile` with `fields=["persistent_menu"]`.
+    DeletePageMenu,
+    /// `POST custom_user_settings` with `psid` and `persistent_menu`.
+    SetUserMenu { psid: Psid, items: Vec<Choice> },
+    /// `DELETE custom_user_settings?psid=…&params=["persistent_menu"]`.
+    DeleteUserMenu { psid: Psid },
+    /// A request that cannot be decoded into any of the above.
+    Malformed { edge: Edge, defect: Defect },
+}
+
+impl Call {
+    pub fn edge(&self) -> Edge {
+        match self {
+            Call::Send { .. } => Edge::Messages,
+            Call::Pass { .. } => Edge::PassThreadControl,
+            Call::Take { .. } => Edge::TakeThreadControl,
+            Call::Request { .. } => Edge::RequestThreadControl,
+            Call::Release { .. } => Edge::ReleaseThreadControl,
+            Call::Extend { .. } => Edge::ExtendThreadControl,
+            Call::ThreadOwner { .. } => Edge::ThreadOwner,
+            Call::SecondaryReceivers => Edge::SecondaryReceivers,
+            Call::SetPageMenu { .. } | Call::DeletePageMenu => Edge::MessengerProfile,
+            Call::SetUserMenu { .. } | Call::DeleteUserMenu { .. } => Edge::CustomUserSettings,
+            Call::Malformed { edge, .. } => *edge,
+        }
+    }
+
+    /// The PSID the call is about, if any.
+    pub fn psid(&self) -> Option<&Psid> {
+        match self {
+            Call::Send { psid, .. }
+            | Call::Pass { psid, .. }
+            | Call::Take { psid, .. }
+            | Call::Request { psid, .. }
+            | Call::Release { psid }
+            | Call::Extend { psid, .. }
+            | Call::ThreadOwner { psid }
+            | Call::SetUserMenu { psid, .. }
+            | Call::DeleteUserMenu { psid } => Some(psid),
+            Call::SecondaryReceivers
+            | Call::SetPageMenu { .. }
+            | Call::DeletePageMenu
+            | Call::Malformed { .. } => None,
+        }
+    }
+}
+
+/// Where in the order of checks a defect is found (`wire.md`, precise points).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// 1: the path is not `/{version}/{node}/{edge}`; decided before the token.
+    Path,
+    /// 3: wrong node, unknown edge or method; after the token, before the proof.
+    Route,
+    /// 5: parameters; after the proof, before the PSID check.
+    Params,
+}
+
+/// Ways a request can be malformed. The reference server reports what its
+/// decoder found as one of these; the driver knows how to produce each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Defect {
+    /// The path has no edge, or too many segments.
+    BadPath,
+    /// The node is neither `me` nor the token's page id.
+    WrongNode,
+    /// The edge is not one of the Graph edges.
+    UnknownEdge,
+    /// The edge does not take this HTTP method.
+    WrongMethod,
+    /// The body is neither JSON nor a form.
+    BodyNotJson,
+    RecipientMissing,
+    /// `recipient` is not an object with a usable `id`.
+    RecipientMalformed,
+    /// An id is `""`, a boolean, a float or an object.
+    IdMalformed,
+    MessagingTypeMissing,
+    MessagingTypeUnknown,
+    MessageMissing,
+    /// `message` is not exactly one of text, buttons and survey.
+    MessageMalformed,
+    MetadataNotString,
+    DurationMissing,
+    /// `duration` is `1.5`, `"abc"`, `true` or `null`.
+    DurationNotInteger,
+    /// `custom_user_settings` without `psid`.
+    PsidMissing,
+    /// `persistent_menu` or `fields`/`params` are missing or malformed.
+    MenuMalformed,
+    /// Anything else the decoder refused.
+    Other,
+}
+
+impl Defect {
+    pub fn stage(self) -> Stage {
+        match self {
+            Defect::BadPath => Stage::Path,
+            Defect::WrongNode | Defect::UnknownEdge | Defect::WrongMethod => Stage::Route,
+            _ => Stage::Params,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Defect::BadPath => "bad_path",
+            Defect::WrongNode => "wrong_node",
+            Defect::UnknownEdge => "unknown_edge",
+            Defect::WrongMethod => "wrong_method",
+            Defect::BodyNotJson => "body_not_json",
+            Defect::RecipientMissing => "recipient_missing",
+            Defect::RecipientMalformed => "recipient_malformed",
+            Defect::IdMalformed => "id_malformed",
+            Defect::MessagingTypeMissing => "messaging_type_missing",
+            Defect::MessagingTypeUnknown => "messaging_type_unknown",
+            Defect::MessageMissing => "message_missing",
+            Defect::MessageMalformed => "message_malformed",
+            Defect::MetadataNotString => "metadata_not_string",
+            Defect::DurationMissing => "duration_missing",
+            Defect::DurationNotInteger => "duration_not_integer",
+            Defect::PsidMissing => "psid_missing",
+            Defect::MenuMalformed => "menu_malformed",
+            Defect::Other => "other",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MessagingType {
+    Response,
+    Update,
+    MessageTag,
+}
+
+impl MessagingType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessagingType::Response => "RESPONSE",
+            MessagingType::Update => "UPDATE",
+            MessagingType::MessageTag => "MESSAGE_TAG",
+        }
+    }
+}
+
+/// The tag that lets an approved app send without owning the thread (HA-1).
+pub const HUMAN_AGENT_TAG: &str = "HUMAN_AGENT";
+
+/// A titled postback: a quick reply, a button or a persistent-menu item.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Choice {
+    pub title: String,
+    pub payload: String,
+}
+
+/// What an app sends.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Message {
+    Text {
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        quick_replies: Option<Vec<Choice>>,
+    },
+    /// A button template; the sender owns every postback in it (CTA-1).
+    Buttons { text: String, buttons: Vec<Choice> },
+    /// A `customer_feedback` template (SURVEY-1).
+    Survey {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+    },
+}
+
+/// What the user does (control API `user_event`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserEvent {
+    Message {
+        psid: Psid,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        quick_reply: Option<String>,
+    },
+    /// A tap on a button of an earlier message in this PSID's transcript.
+    Postback {
+        psid: Psid,
+        message: MsgRef,
+        payload: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+    },
+    /// A pick from the persistent menu in force.
+    Menu {
+        psid: Psid,
+        payload: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+    },
+    /// Arrival from a Click-to-Messenger ad assigned to `app`.
+    AdEntry {
+        psid: Psid,
+        app: AppRef,
+        ad_id: String,
+        text: String,
+    },
+}
+
+impl UserEvent {
+    pub fn psid(&self) -> &Psid {
+        match self {
+            UserEvent::Message { psid, .. }
+            | UserEvent::Postback { psid, .. }
+            | UserEvent::Menu { psid, .. }
+            | UserEvent::AdEntry { psid, .. } => psid,
+        }
+    }
+}
+
+/// Which earlier message a postback was tapped on: its position in the
+/// PSID's transcript (0 = oldest). Message ids differ between
+/// implementations, positions do not; the driver maps one to the other.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MsgRef {
+    Nth(u32),
+    /// A message id the PSID's transcript does not hold.
+    Unknown(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InboxAction {
+    MoveToMain,
+    Reply { text: String },
+    MarkDone,
+}
+
+impl InboxAction {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            InboxAction::MoveToMain => "move_to_main",
+            InboxAction::Reply { .. } => "reply",
+            InboxAction::MarkDone => "mark_done",
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// One-line human rendering, e.g. `app 2 take_thread_control psid 1 metadata "m"`.
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::Graph(g) => g.fmt(f),
+            Op::User(u) => u.fmt(f),
+            Op::Inbox { psid, action } => {
+                write!(f, "inbox psid {psid} {}", action.as_str())?;
+                if let InboxAction::Reply { text } = action {
+                    write!(f, " {text:?}")?;
+                }
+                Ok(())
+            }
+            Op::Clock { advance_ms } => write!(f, "clock +{advance_ms}ms"),
+            Op::Roles { primary: None } => f.write_str("roles primary none"),
+            Op::Roles { primary: Some(p) } => write!(f, "roles primary {p}"),
+        }
+    }
+}
+
+impl fmt::Display for GraphOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.caller {
+            Caller::App(a) => a.fmt(f)?,
+            Caller::Missing => f.write_str("no-token")?,
+            Caller::Empty => f.write_str("empty-token")?,
+            Caller::Unknown => f.write_str("unknown-token")?,
+        }
+        write!(f, " {}", self.call.edge().as_str())?;
+        match &self.call {
+            Call::Send {
+                psid,
+                messaging_type,
+                tag,
+                message,
+            } => {
+                write!(f, " psid {psid} {}", messaging_type.as_str())?;
+                if let Some(t) = tag {
+                    write!(f, " tag {t}")?;
+                }
+                match message {
+                    Message::Text {
+                        text,
+                        quick_replies,
+                    } => {
+                        write!(f, " text {text:?}")?;
+                        if let Some(q) = quick_replies {
+                            write!(f, " quick_replies {}", choices(q))?;
+                        }
+                    }
+                    Message::Buttons { text, buttons } => {
+                        write!(f, " buttons {text:?} {}", choices(buttons))?
+                    }
+                    Message::Survey { title } => match title {
+                        Some(t) => write!(f, " survey {t:?}")?,
+                        None => f.write_str(" survey")?,
+                    },
+                }
+            }
+            Call::Pass {
+                psid,
+                target,
+                metadata,
+            } => {
+                write!(f, " psid {psid}")?;
+                if let Some(t) = target {
+                    write!(f, " target {t}")?;
+                }
+                meta(f, metadata)?;
+            }
+            Call::Take { psid, metadata } | Call::Request { psid, metadata } => {
+                write!(f, " psid {psid}")?;
+                meta(f, metadata)?;
+            }
+            Call::Release { psid } | Call::ThreadOwner { psid } | Call::DeleteUserMenu { psid } => {
+                write!(f, " psid {psid}")?;
+            }
+            Call::Extend { psid, duration } => write!(f, " psid {psid} duration {duration}")?,
+            Call::SecondaryReceivers => {}
+            Call::SetPageMenu { items } => write!(f, " set {}", choices(items))?,
+            Call::DeletePageMenu => f.write_str(" delete")?,
+            Call::SetUserMenu { psid, items } => write!(f, " psid {psid} set {}", choices(items))?,
+            Call::Malformed { defect, .. } => write!(f, " malformed {}", defect.as_str())?,
+        }
+        if let Call::DeleteUserMenu { .. } = self.call {
+            f.write_str(" delete")?;
+        }
+        match self.proof {
+            Proof::Absent => {}
+            Proof::Right => f.write_str(" proof")?,
+            Proof::Wrong => f.write_str(" wrong-proof")?,
+        }
+        if !self.transport.is_default() {
+            let t = self.transport;
+            let enc = match t.encoding {
+                Encoding::Json => "json",
+                Encoding::Form => "form",
+                Encoding::Query => "query",
+            };
+            let tok = match t.token_at {
+                TokenAt::Query => "query",
+                TokenAt::Body => "body",
+                TokenAt::Bearer => "bearer",
+                TokenAt::OAuth => "oauth",
+            };
+            write!(f, " [{enc}, token in {tok}")?;
+            if t.page_node {
+                f.write_str(", page node")?;
+            }
+            if t.unversioned {
+                f.write_str(", unversioned")?;
+            }
+            f.write_str("]")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for UserEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UserEvent::Message {
+                psid,
+                text,
+                quick_reply,
+            } => {
+                write!(f, "user psid {psid} message {text:?}")?;
+                if let Some(q) = quick_reply {
+                    write!(f, " quick_reply {q:?}")?;
+                }
+                Ok(())
+            }
+            UserEvent::Postback {
+                psid,
+                message,
+                payload,
+                title,
+            } => {
+                write!(f, "user psid {psid} postback ")?;
+                match message {
+                    MsgRef::Nth(n) => write!(f, "on message #{n}")?,
+                    MsgRef::Unknown(mid) => write!(f, "on unknown mid {mid:?}")?,
+                }
+                write!(f, " payload {payload:?}")?;
+                if let Some(t) = title {
+                    write!(f, " title {t:?}")?;
+                }
+                Ok(())
+            }
+            UserEvent::Menu {
+                psid,
+                payload,
+                title,
+            } => {
+                write!(f, "user psid {psid} menu payload {payload:?}")?;
+                if let Some(t) = title {
+                    write!(f, " title {t:?}")?;
+                }
+                Ok(())
+            }
+            UserEvent::AdEntry {
+                psid,
+                app,
+                ad_id,
+                text,
+            } => {
+                write!(
+                    f,
+                    "user psid {psid} ad_entry for {app} ad {ad_id:?} text {text:?}"
+                )
+            }
+        }
+    }
+}
+
+fn meta(f: &mut fmt::Formatter<'_>, metadata: &Option<String>) -> fmt::Result {
+    match metadata {
+        Some(m) => write!(f, " metadata {m:?}"),
+        None => Ok(()),
+    }
+}
+
+fn choices(items: &[Choice]) -> String {
+    let inner: Vec<String> = items
+        .iter()
+        .map(|c| format!("{:?}:{:?}", c.title, c.payload))
+        .collect();
+    format!("[{}]", inner.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_one_line() {
+        let op = Op::Graph(GraphOp::by(
+            AppIx(2),
+            Call::Take {
+                psid: "1".into(),
+                metadata: Some("m".into()),
+            },
+        ));
+        assert_eq!(
+            op.to_string(),
+            r#"app 2 take_thread_control psid 1 metadata "m""#
+        );
+        let op = Op::Graph(GraphOp {
+            caller: Caller::Unknown,
+            proof: Proof::Wrong,
+            call: Call::Release { psid: "3".into() },
+            transport: Transport {
+                encoding: Encoding::Form,
+                token_at: TokenAt::Bearer,
+                ..Default::default()
+            },
+        });
+        assert_eq!(
+            op.to_string(),
+            "unknown-token release_thread_control psid 3 wrong-proof [form, token in bearer]"
+        );
+        assert_eq!(Op::Clock { advance_ms: 5 }.to_string(), "clock +5ms");
+    }
+
+    #[test]
+    fn serializes_compactly_and_round_trips() {
+        let ops = vec![
+            Op::Graph(GraphOp::by(
+                AppIx(1),
+                Call::Pass {
+                    psid: "1".into(),
+                    target: Some(AppRef::PageInbox),
+                    metadata: None,
+                },
+            )),
+            Op::User(UserEvent::Postback {
+                psid: "1".into(),
+                message: MsgRef::Nth(0),
+                payload: "p".into(),
+                title: None,
+            }),
+            Op::Inbox {
+                psid: "1".into(),
+                action: InboxAction::Reply { text: "hi".into() },
+            },
+            Op::Roles { primary: None },
+        ];
+        let json = serde_json::to_string(&ops).unwrap();
+        assert!(json.starts_with(r#"[{"graph":{"caller":{"app":1},"call":{"pass":{"psid":"1","target":"page_inbox"}}}}"#), "{json}");
+        let back: Vec<Op> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, ops);
+    }
+}

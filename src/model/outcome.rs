@@ -1,0 +1,278 @@
+//! What a correct platform does in answer to one [`Op`](super::Op): the
+//! answer, the webhook deliveries, what reaches the user, and which rules
+//! the step exercised. The differ compares an implementation's observations
+//! with exactly this.
+
+use super::op::{AppIx, Psid};
+use super::rules::{Rule, RuleSet};
+use serde::{Deserialize, Serialize};
+
+/// Who can own a thread: an app or the Page Inbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Party {
+    App(AppIx),
+    PageInbox,
+}
+
+/// The expected result of one operation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub answer: Answer,
+    /// The rule that decided the answer.
+    pub decided_by: Rule,
+    /// Webhook deliveries, in the order they happen.
+    pub deliveries: Vec<Delivery>,
+    /// Messages that reach users during this step, in order.
+    pub received: Vec<Received>,
+    /// Every rule this step exercised.
+    pub rules: RuleSet,
+}
+
+impl Outcome {
+    pub fn is_refusal(&self) -> bool {
+        matches!(self.answer, Answer::Graph(Err(_)) | Answer::Control(Err(_)))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    Graph(Result<GraphSuccess, GraphError>),
+    Control(Result<ControlSuccess, String>),
+}
+
+/// The body of a successful Graph call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GraphSuccess {
+    /// `{"recipient_id":…,"message_id":…}`.
+    Sent {
+        recipient_id: Psid,
+        message_id: String,
+    },
+    /// `{"success":true}`.
+    Success,
+    /// `{"data":[…]}`; `None` is the empty list (idle thread).
+    ThreadOwner(Option<OwnerView>),
+    /// `{"data":[{"id","name"},…]}`, in setup order.
+    SecondaryReceivers(Vec<AppIx>),
+    /// `{"result":"success"}`.
+    Result,
+}
+
+/// One `thread_owner` entry; `app_id` only for those allowed to see it (AUTH-4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnerView {
+    pub app_id: Option<Party>,
+    /// Unix seconds: the deadline in ms divided by 1000, rounded down.
+    pub expiration: u64,
+}
+
+/// A Graph error: HTTP status, `code`, optional `error_subcode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct GraphError {
+    pub status: u16,
+    pub code: u32,
+    pub subcode: Option<u32>,
+    /// An unknown token also gets a `WWW-Authenticate` header.
+    pub www_authenticate: bool,
+}
+
+impl GraphError {
+    pub const fn new(code: u32, subcode: Option<u32>) -> GraphError {
+        GraphError {
+            status: 400,
+            code,
+            subcode,
+            www_authenticate: false,
+        }
+    }
+
+    /// 400 / 10 / 2018300: another owner holds the thread.
+    pub const NOT_OWNER: GraphError = GraphError::new(10, Some(2018300));
+    /// 400 / 100: bad parameter or a refused state transition.
+    pub const INVALID: GraphError = GraphError::new(100, None);
+    /// 400 / 100 / 2018164: unknown target app.
+    pub const UNKNOWN_TARGET: GraphError = GraphError::new(100, Some(2018164));
+    /// 400 / 100 / 2018001: PSID unknown to the page.
+    pub const UNKNOWN_PSID: GraphError = GraphError::new(100, Some(2018001));
+    /// 400 / 10: not allowed for this app now (menus, secondary receivers).
+    pub const NOT_ALLOWED: GraphError = GraphError::new(10, None);
+    /// 400 / 200: the HUMAN_AGENT tag without the feature.
+    pub const NO_PERMISSION: GraphError = GraphError::new(200, None);
+    /// 400 / 104: no access token.
+    pub const NO_TOKEN: GraphError = GraphError::new(104, None);
+    /// 400 / 190: unknown access token.
+    pub const BAD_TOKEN: GraphError = GraphError {
+        status: 400,
+        code: 190,
+        subcode: None,
+        www_authenticate: true,
+    };
+
+    /// The human text the reference server puts in `message`.
+    pub fn message(&self) -> &'static str {
+        match (self.code, self.subcode) {
+            (10, Some(2018300)) => {
+                "(#10) Message failed to send because another app is controlling this thread now."
+            }
+            (10, _) => "(#10) Application does not have permission for this action",
+            (100, Some(2018164)) => {
+                "(#100) Invalid target_app_id: not an app subscribed to this page"
+            }
+            (100, Some(2018001)) => "(#100) No matching user found",
+            (100, _) => "(#100) Invalid parameter",
+            (104, _) => "An access token is required to request this resource.",
+            (190, _) => "Invalid OAuth access token - Cannot parse access token",
+            (200, _) => "(#200) The app does not have permission to use the HUMAN_AGENT tag",
+            _ => "Unexpected error",
+        }
+    }
+}
+
+/// The control API's successful answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlSuccess {
+    /// `{"ok":true}`.
+    Ok,
+    /// `{"ok":true,"mid":…}` for user events.
+    Mid(String),
+    /// `{"now_ms":…}` for `clock`.
+    NowMs(u64),
+}
+
+/// `messaging` (the owner's channel) or `standby` (everyone else's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Messaging,
+    Standby,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Messaging => "messaging",
+            Channel::Standby => "standby",
+        }
+    }
+}
+
+/// One webhook event to one app on one channel.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Delivery {
+    pub app: AppIx,
+    pub channel: Channel,
+    pub event: Event,
+    /// The rule that asks for this delivery.
+    pub rule: Rule,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Event {
+    /// The user's PSID (`sender.id`); absent for `app_roles`.
+    pub psid: Option<Psid>,
+    /// The page's virtual clock when it happened, in ms.
+    pub timestamp: u64,
+    pub kind: EventKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A user message; with `ad_id` it is an ad entry carrying a `referral`.
+    Message {
+        mid: String,
+        text: String,
+        quick_reply: Option<String>,
+        ad_id: Option<String>,
+    },
+    /// A button or menu postback; `payload` is `None` on standby (HOOK-2).
+    Postback {
+        mid: String,
+        title: String,
+        payload: Option<String>,
+    },
+    PassThreadControl {
+        new_owner: Party,
+        previous_owner: Option<Party>,
+        metadata: Option<String>,
+    },
+    TakeThreadControl {
+        previous_owner: Party,
+        new_owner: Party,
+        metadata: Option<String>,
+    },
+    RequestThreadControl {
+        requested_owner: AppIx,
+        metadata: Option<String>,
+    },
+    /// `{"<app id>":[role]}` naming the receiving app itself.
+    AppRoles { app: AppIx, primary: bool },
+}
+
+impl EventKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Message { ad_id: None, .. } => "message",
+            EventKind::Message { ad_id: Some(_), .. } => "ad_entry",
+            EventKind::Postback { .. } => "postback",
+            EventKind::PassThreadControl { .. } => "pass_thread_control",
+            EventKind::TakeThreadControl { .. } => "take_thread_control",
+            EventKind::RequestThreadControl { .. } => "request_thread_control",
+            EventKind::AppRoles { .. } => "app_roles",
+        }
+    }
+}
+
+/// What kind of message the user received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    Text,
+    Buttons,
+    Survey,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Text => "text",
+            MessageKind::Buttons => "buttons",
+            MessageKind::Survey => "survey",
+        }
+    }
+}
+
+/// One transcript entry: a message the user received.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TranscriptEntry {
+    pub mid: String,
+    pub from: Party,
+    pub kind: MessageKind,
+    /// Text, button template text, or survey title (`""` when none).
+    pub text: String,
+}
+
+/// A message reaching a user during a step.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Received {
+    pub psid: Psid,
+    pub entry: TranscriptEntry,
+    /// CTRL-2, CTRL-3, HA-1, SURVEY-1 (a held survey released), INBOX-2/3.
+    pub rule: Rule,
+}
+
+impl Outcome {
+    pub(crate) fn new(answer: Answer, decided_by: Rule) -> Outcome {
+        Outcome {
+            answer,
+            decided_by,
+            deliveries: Vec::new(),
+            received: Vec::new(),
+            rules: RuleSet::EMPTY.with(decided_by),
+        }
+    }
+}

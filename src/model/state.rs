@@ -1,0 +1,241 @@
+//! The model's state: one page, its apps, threads, menus, primary receiver
+//! and clock. Servers and harnesses keep one [`State`] per page.
+//!
+//! The state holds no credentials: tokens, app secrets and webhook URLs
+//! belong to the shell (server, driver), so the model can be logged,
+//! serialized and snapshotted without leaking anything.
+
+use super::op::{AppIx, AppRef, Choice, PAGE_INBOX_APP_ID, Psid};
+use super::outcome::{Party, TranscriptEntry};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// 24 hours in milliseconds (EXP-1).
+pub const DAY_MS: u64 = 86_400_000;
+/// The longest extension, in seconds (EXP-2).
+pub const MAX_EXTEND_S: i64 = 604_800;
+/// The longest `metadata` string, in characters.
+pub const MAX_METADATA_CHARS: usize = 1000;
+/// The longest text message, in characters.
+pub const MAX_TEXT_CHARS: usize = 2000;
+
+/// A subscribed app, as far as the rules care.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppSpec {
+    pub app_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub human_agent: bool,
+    #[serde(default)]
+    pub require_appsecret_proof: bool,
+}
+
+/// What `reset` starts a page with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Setup {
+    pub page_id: String,
+    pub now_ms: u64,
+    pub primary: Option<AppIx>,
+    pub apps: Vec<AppSpec>,
+}
+
+impl Setup {
+    /// Builds a setup from the ids a `reset` call names, refusing what the
+    /// rules forbid: the Page Inbox as primary receiver (PRI-1) or as an app,
+    /// an unknown primary, duplicate app ids, more than 255 apps.
+    pub fn new(
+        page_id: String,
+        now_ms: u64,
+        apps: Vec<AppSpec>,
+        primary: Option<&str>,
+    ) -> Result<Setup, String> {
+        if page_id.is_empty() {
+            return Err("page_id must not be empty".into());
+        }
+        if apps.len() > u8::MAX as usize {
+            return Err(format!("at most {} apps per page", u8::MAX));
+        }
+        for (i, a) in apps.iter().enumerate() {
+            if a.app_id.is_empty() {
+                return Err(format!("apps[{i}].app_id must not be empty"));
+            }
+            if a.app_id == PAGE_INBOX_APP_ID {
+                return Err(format!(
+                    "apps[{i}]: {PAGE_INBOX_APP_ID} is the Page Inbox, not a subscribable app"
+                ));
+            }
+            if apps[..i].iter().any(|b| b.app_id == a.app_id) {
+                return Err(format!("apps[{i}].app_id {:?} appears twice", a.app_id));
+            }
+        }
+        let mut setup = Setup {
+            page_id,
+            now_ms,
+            primary: None,
+            apps,
+        };
+        setup.primary = match primary {
+            None => None,
+            Some(id) => match setup.app_ref(id) {
+                AppRef::App(a) => Some(a),
+                AppRef::PageInbox => {
+                    return Err("the Page Inbox cannot be the primary receiver (PRI-1)".into());
+                }
+                AppRef::Unknown(id) => {
+                    return Err(format!("primary_receiver {id:?} is not one of the apps"));
+                }
+            },
+        };
+        Ok(setup)
+    }
+
+    /// Resolves an app id as received on the wire.
+    pub fn app_ref(&self, app_id: &str) -> AppRef {
+        if app_id == PAGE_INBOX_APP_ID {
+            return AppRef::PageInbox;
+        }
+        match self.apps.iter().position(|a| a.app_id == app_id) {
+            Some(i) => AppRef::App(AppIx(i as u8)),
+            None => AppRef::Unknown(app_id.to_string()),
+        }
+    }
+
+    pub fn app(&self, a: AppIx) -> &AppSpec {
+        &self.apps[a.index()]
+    }
+
+    /// The app id of an owner, as the wire writes it.
+    pub fn party_id(&self, p: Party) -> &str {
+        match p {
+            Party::App(a) => &self.apps[a.index()].app_id,
+            Party::PageInbox => PAGE_INBOX_APP_ID,
+        }
+    }
+
+    pub fn app_ixs(&self) -> impl Iterator<Item = AppIx> + use<> {
+        (0..self.apps.len() as u8).map(AppIx)
+    }
+}
+
+/// The two Page Inbox folders that matter here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Folder {
+    Main,
+    Done,
+}
+
+/// A persistent menu and the app that set it (MENU-3).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MenuState {
+    pub set_by: AppIx,
+    pub items: Vec<Choice>,
+}
+
+/// A survey accepted from a non-owner, waiting for the thread to go idle.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldSurvey {
+    pub mid: String,
+    pub from: AppIx,
+    pub title: String,
+}
+
+/// A message the user received, with the buttons it carried (CTA-1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentMessage {
+    pub entry: TranscriptEntry,
+    pub buttons: Vec<Choice>,
+}
+
+/// The conversation with one PSID.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Thread {
+    pub owner: Option<Party>,
+    /// When control lapses, in ms; meaningful only while owned.
+    pub deadline_ms: u64,
+    pub folder: Folder,
+    pub user_menu: Option<MenuState>,
+    pub held: Vec<HeldSurvey>,
+    pub transcript: Vec<SentMessage>,
+}
+
+impl Thread {
+    pub(crate) fn new() -> Thread {
+        Thread {
+            owner: None,
+            deadline_ms: 0,
+            folder: Folder::Main,
+            user_menu: None,
+            held: Vec::new(),
+            transcript: Vec::new(),
+        }
+    }
+}
+
+/// One page's whole world.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub setup: Setup,
+    pub now_ms: u64,
+    pub primary: Option<AppIx>,
+    pub threads: BTreeMap<Psid, Thread>,
+    pub page_menu: Option<MenuState>,
+    /// Message ids are `m_<prefix>_<n>`; the prefix keeps them unique
+    /// across pages and resets.
+    pub mid_prefix: String,
+    pub next_mid: u64,
+}
+
+impl State {
+    /// A fresh page, as right after `reset`. Message ids are prefixed with
+    /// the page id.
+    pub fn new(setup: Setup) -> State {
+        let prefix = setup.page_id.clone();
+        State::with_mid_prefix(setup, prefix)
+    }
+
+    /// A fresh page whose message ids start with `m_<prefix>_`.
+    pub fn with_mid_prefix(setup: Setup, prefix: String) -> State {
+        State {
+            now_ms: setup.now_ms,
+            primary: setup.primary,
+            setup,
+            threads: BTreeMap::new(),
+            page_menu: None,
+            mid_prefix: prefix,
+            next_mid: 0,
+        }
+    }
+
+    pub fn thread(&self, psid: &str) -> Option<&Thread> {
+        self.threads.get(psid)
+    }
+
+    /// Who owns the thread now (`None`: idle or unknown PSID).
+    pub fn owner(&self, psid: &str) -> Option<Party> {
+        self.threads.get(psid).and_then(|t| t.owner)
+    }
+
+    /// The transcript of a PSID, oldest first (empty for an unknown PSID).
+    pub fn transcript(&self, psid: &str) -> impl Iterator<Item = &TranscriptEntry> {
+        self.threads
+            .get(psid)
+            .into_iter()
+            .flat_map(|t| t.transcript.iter().map(|m| &m.entry))
+    }
+
+    /// The position of a message id in a PSID's transcript.
+    pub fn message_position(&self, psid: &str, mid: &str) -> Option<u32> {
+        let t = self.threads.get(psid)?;
+        t.transcript
+            .iter()
+            .position(|m| m.entry.mid == mid)
+            .map(|i| i as u32)
+    }
+
+    pub(crate) fn fresh_mid(&mut self) -> String {
+        let n = self.next_mid;
+        self.next_mid += 1;
+        format!("m_{}_{}", self.mid_prefix, n)
+    }
+}

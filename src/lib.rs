@@ -5,5 +5,7 @@
 //! model of every rule) feeds [`wire`] (the Graph API's encodings, webhook
 //! shapes and signatures), which the reference server and the harness use.
 
+pub mod bench;
+pub mod generate;
 pub mod model;
 pub mod wire;

@@ -7,6 +7,7 @@
 //! rule is written exactly once, here.
 
 mod apply;
+pub mod invariants;
 pub mod op;
 pub mod outcome;
 pub mod rules;

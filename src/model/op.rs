@@ -72,6 +72,18 @@ pub enum Op {
     Roles { primary: Option<AppRef> },
 }
 
+impl Op {
+    /// The PSID the operation is about; `None` for page-wide operations.
+    pub fn psid(&self) -> Option<&Psid> {
+        match self {
+            Op::Graph(g) => g.call.psid(),
+            Op::User(ev) => Some(ev.psid()),
+            Op::Inbox { psid, .. } => Some(psid),
+            Op::Clock { .. } | Op::Roles { .. } => None,
+        }
+    }
+}
+
 /// One Graph API call.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GraphOp {

@@ -33,9 +33,7 @@ pub(super) fn apply(st: &mut State, psid: &str, action: &InboxAction) -> Outcome
             st.deliver_to_user(
                 psid,
                 Party::PageInbox,
-                MessageKind::Text,
-                text.clone(),
-                Vec::new(),
+                (MessageKind::Text, text.clone(), Vec::new()),
                 rule,
                 &mut out,
             );

@@ -39,7 +39,7 @@ pub fn apply(st: &mut State, op: &Op) -> Outcome {
         out.rules.insert(Rule::Hook4);
         out.rules.insert(Rule::Hook6);
     }
-    if let Some(psid) = op_psid(op)
+    if let Some(psid) = op.psid()
         && st.threads.len() > 1
         && st.threads.contains_key(psid)
     {
@@ -61,15 +61,6 @@ pub fn apply_pageless(g: &GraphOp) -> Outcome {
     match g.caller {
         Caller::Missing | Caller::Empty => refuse(GraphError::NO_TOKEN, Rule::Auth1),
         Caller::Unknown | Caller::App(_) => refuse(GraphError::BAD_TOKEN, Rule::Auth1),
-    }
-}
-
-fn op_psid(op: &Op) -> Option<&String> {
-    match op {
-        Op::Graph(g) => g.call.psid(),
-        Op::User(ev) => Some(ev.psid()),
-        Op::Inbox { psid, .. } => Some(psid),
-        Op::Clock { .. } | Op::Roles { .. } => None,
     }
 }
 
@@ -291,14 +282,13 @@ impl State {
         }
     }
 
-    /// A message reaches the user now; returns its message id.
+    /// A message (its kind, transcript text and buttons) reaches the user
+    /// now; returns its message id.
     pub(super) fn deliver_to_user(
         &mut self,
         psid: &str,
         from: Party,
-        kind: MessageKind,
-        text: String,
-        buttons: Vec<Choice>,
+        (kind, text, buttons): (MessageKind, String, Vec<Choice>),
         rule: Rule,
         out: &mut Outcome,
     ) -> String {

@@ -66,7 +66,7 @@ pub(super) fn send(
     if kind == MessageKind::Survey {
         out.rules.insert(Rule::Survey1);
     }
-    let mid = st.deliver_to_user(psid, Party::App(app), kind, text, buttons, rule, &mut out);
+    let mid = st.deliver_to_user(psid, Party::App(app), (kind, text, buttons), rule, &mut out);
     out.answer = crate::model::Answer::Graph(Ok(GraphSuccess::Sent {
         recipient_id: psid.to_string(),
         message_id: mid,

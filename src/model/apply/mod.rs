@@ -13,7 +13,7 @@ mod query;
 mod send;
 mod user;
 
-use super::op::{AppIx, Call, Caller, GraphOp, Op, Proof, Stage};
+use super::op::{AppIx, Call, Caller, Defect, GraphOp, Op, Proof, Stage};
 use super::outcome::{
     Answer, Channel, ControlSuccess, Delivery, Event, EventKind, GraphError, GraphSuccess,
     MessageKind, Outcome, Party, Received, TranscriptEntry,
@@ -80,7 +80,9 @@ fn graph(st: &mut State, g: &GraphOp) -> Outcome {
         return authed(refuse(GraphError::INVALID, Rule::Auth3));
     }
     if let Err(rule) = check_params(&g.call) {
-        return authed(refuse(GraphError::INVALID, rule));
+        let mut out = refuse(GraphError::INVALID, rule);
+        out.rules.insert(Rule::Input1);
+        return authed(out);
     }
     if let Some(psid) = g.call.psid()
         && !st.threads.contains_key(psid)
@@ -139,6 +141,12 @@ fn check_params(call: &Call) -> Result<(), Rule> {
         return Err(Rule::Input1);
     }
     match call {
+        // A non-integer duration is named by both INPUT-1 and EXP-3; the
+        // extend rule is the more specific one.
+        Call::Malformed {
+            defect: Defect::DurationNotInteger,
+            ..
+        } => Err(Rule::Exp3),
         Call::Malformed { .. } => Err(Rule::Input1),
         Call::Send {
             messaging_type,

@@ -100,6 +100,17 @@ impl Setup {
         }
     }
 
+    /// Normalizes a reference: an `Unknown` id that names an app or the
+    /// Page Inbox after all is resolved, and an out-of-range index becomes
+    /// `Unknown`. The model judges references only in this form.
+    pub fn resolve(&self, r: &AppRef) -> AppRef {
+        match r {
+            AppRef::Unknown(id) => self.app_ref(id),
+            AppRef::App(a) if a.index() >= self.apps.len() => AppRef::Unknown(format!("#{}", a.0)),
+            other => other.clone(),
+        }
+    }
+
     pub fn app(&self, a: AppIx) -> &AppSpec {
         &self.apps[a.index()]
     }

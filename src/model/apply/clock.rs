@@ -24,9 +24,9 @@ pub(super) fn advance(st: &mut State, advance_ms: u64) -> Outcome {
 
 /// Changes the primary receiver; every app learns its own new role.
 pub(super) fn roles(st: &mut State, primary: Option<&AppRef>) -> Outcome {
-    let new = match primary {
+    let new = match primary.map(|p| st.setup.resolve(p)) {
         None => None,
-        Some(AppRef::App(a)) if a.index() < st.setup.apps.len() => Some(*a),
+        Some(AppRef::App(a)) => Some(a),
         Some(AppRef::PageInbox) => {
             return control_error(
                 "roles: the Page Inbox cannot be the primary receiver (PRI-1)",

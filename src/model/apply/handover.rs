@@ -15,16 +15,14 @@ pub(super) fn pass(
     metadata: &Option<String>,
 ) -> Outcome {
     let implicit_target = target.is_none();
-    let target = match target {
+    let target = match target.map(|t| st.setup.resolve(t)) {
         None => match st.primary {
             Some(p) => Party::App(p),
             None => return refuse(GraphError::INVALID, Rule::Pass4),
         },
-        Some(AppRef::App(a)) if a.index() < st.setup.apps.len() => Party::App(*a),
+        Some(AppRef::App(a)) => Party::App(a),
         Some(AppRef::PageInbox) => Party::PageInbox,
-        Some(AppRef::App(_) | AppRef::Unknown(_)) => {
-            return refuse(GraphError::UNKNOWN_TARGET, Rule::Pass5);
-        }
+        Some(AppRef::Unknown(_)) => return refuse(GraphError::UNKNOWN_TARGET, Rule::Pass5),
     };
     let owner = st.owner(psid);
     let rule = match owner {

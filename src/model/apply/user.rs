@@ -44,8 +44,8 @@ pub(super) fn apply(st: &mut State, ev: &UserEvent) -> Outcome {
             ad_id,
             text,
         } => {
-            let app = match app {
-                AppRef::App(a) if a.index() < st.setup.apps.len() => *a,
+            let app = match st.setup.resolve(app) {
+                AppRef::App(a) => a,
                 other => {
                     return control_error(
                         format!("ad_entry: {other} is not a subscribed app"),

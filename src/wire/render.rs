@@ -1,0 +1,837 @@
+//! Harness side: a [`GraphOp`] written out as the HTTP request that means
+//! it, the exact inverse of [`decode_graph`](super::decode_graph).
+//!
+//! The renderer honours the operation's [`Transport`] wherever the request
+//! allows it, so a counterexample replays byte for byte. Where it cannot (a
+//! `GET` has no body; a token "in the body" of a request without one goes to
+//! the query; a defect that only JSON can show forces JSON), it falls back
+//! deterministically, and [`canonical`] says exactly what the server will
+//! decode. `decode(render(op)) == canonical(op)` for every operation is the
+//! property the tests check; for a well-formed operation with usable ids,
+//! `canonical` changes nothing but the transport.
+//!
+//! Each [`Defect`] renders as a request that shows that defect and nothing
+//! earlier in the check order, so the server reaches it for the same reason
+//! the model assumed.
+
+use super::params::{Params, encode_form, looks_structured};
+use super::{AppCredentials, HttpRequest, appsecret_proof};
+use crate::model::{
+    AppRef, Call, Caller, Choice, Defect, Edge, Encoding, GraphOp, Message, PAGE_INBOX_APP_ID,
+    Proof, Setup, TokenAt, Transport,
+};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Value, json};
+
+/// The path prefix the harness uses when the transport asks for one.
+pub const GRAPH_VERSION: &str = "v19.0";
+/// An edge the Graph API has but this protocol does not: [`Defect::UnknownEdge`].
+pub const UNKNOWN_EDGE: &str = "conversations";
+/// The PSID in requests rendered for a defect (the defect answers first).
+const DEFECT_PSID: &str = "1";
+/// The token sent for [`Caller::Unknown`] (made longer if it ever clashed).
+const BOGUS_TOKEN: &str = "baton-unknown-token";
+
+/// The request for `op` against the page of `setup`, whose apps hold
+/// `creds` (in setup order).
+///
+/// A caller naming an app without credentials renders as an unknown token;
+/// a `target_app_id` naming an app outside the setup renders as an id no app
+/// has. Neither is a panic: counterexamples may be replayed against a page
+/// with fewer apps.
+pub fn render_graph(op: &GraphOp, setup: &Setup, creds: &[AppCredentials]) -> HttpRequest {
+    render(op, setup, creds).0
+}
+
+/// What [`decode_graph`](super::decode_graph) yields for
+/// `render_graph(op, setup, creds)`, given the page's credentials.
+///
+/// * the caller: an app without credentials becomes [`Caller::Unknown`];
+/// * the proof: a right proof without a known app cannot be checked and
+///   counts as [`Proof::Wrong`];
+/// * the call: an empty PSID or `target_app_id` is
+///   [`Defect::IdMalformed`]; a target is resolved against the setup; a
+///   malformed call's edge is [`canonical_edge`];
+/// * the transport: what the request actually used.
+pub fn canonical(op: &GraphOp, setup: &Setup, creds: &[AppCredentials]) -> GraphOp {
+    let caller = effective_caller(op.caller, setup, creds);
+    let proof = match (op.proof, caller) {
+        (Proof::Right, Caller::App(_)) => Proof::Right,
+        (Proof::Right, _) => Proof::Wrong,
+        (p, _) => p,
+    };
+    let call = match &op.call {
+        Call::Malformed { edge, defect } => Call::Malformed {
+            edge: canonical_edge(*edge, *defect),
+            defect: *defect,
+        },
+        c if c.psid().is_some_and(String::is_empty) => Call::Malformed {
+            edge: c.edge(),
+            defect: Defect::IdMalformed,
+        },
+        Call::Pass {
+            psid,
+            target: Some(t),
+            metadata,
+        } => {
+            let id = target_id(t, setup);
+            if id.is_empty() {
+                Call::Malformed {
+                    edge: Edge::PassThreadControl,
+                    defect: Defect::IdMalformed,
+                }
+            } else {
+                Call::Pass {
+                    psid: psid.clone(),
+                    target: Some(setup.app_ref(&id)),
+                    metadata: metadata.clone(),
+                }
+            }
+        }
+        other => other.clone(),
+    };
+    GraphOp {
+        caller,
+        proof,
+        call,
+        transport: render(op, setup, creds).1,
+    }
+}
+
+/// Whether `defect` can be shown on `edge` (and so survives a round trip
+/// with its edge unchanged).
+pub fn defect_applies(edge: Edge, defect: Defect) -> bool {
+    use Defect::*;
+    use Edge::*;
+    let recipient_edge = !matches!(
+        edge,
+        SecondaryReceivers | MessengerProfile | CustomUserSettings
+    );
+    match defect {
+        // The decoder cannot name an edge it does not know.
+        UnknownEdge => edge == Messages,
+        BadPath | WrongNode | WrongMethod | BodyNotJson => true,
+        RecipientMissing | RecipientMalformed => recipient_edge,
+        IdMalformed => recipient_edge || edge == CustomUserSettings,
+        MessagingTypeMissing | MessagingTypeUnknown | MessageMissing | MessageMalformed | Other => {
+            edge == Messages
+        }
+        MetadataNotString => matches!(
+            edge,
+            PassThreadControl | TakeThreadControl | RequestThreadControl
+        ),
+        DurationMissing | DurationNotInteger => edge == ExtendThreadControl,
+        PsidMissing => edge == CustomUserSettings,
+        MenuMalformed => matches!(edge, MessengerProfile | CustomUserSettings),
+    }
+}
+
+/// The edge a malformed call is rendered on: its own when the defect can be
+/// shown there ([`defect_applies`]), else the first edge that shows it.
+pub fn canonical_edge(edge: Edge, defect: Defect) -> Edge {
+    if defect_applies(edge, defect) {
+        return edge;
+    }
+    match defect {
+        Defect::MetadataNotString => Edge::PassThreadControl,
+        Defect::DurationMissing | Defect::DurationNotInteger => Edge::ExtendThreadControl,
+        Defect::PsidMissing => Edge::CustomUserSettings,
+        Defect::MenuMalformed => Edge::MessengerProfile,
+        _ => Edge::Messages,
+    }
+}
+
+fn effective_caller(caller: Caller, setup: &Setup, creds: &[AppCredentials]) -> Caller {
+    match caller {
+        Caller::App(a) if a.index() < creds.len().min(setup.apps.len()) => caller,
+        Caller::App(_) => Caller::Unknown,
+        other => other,
+    }
+}
+
+/// How a request departs from a plain one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Twist {
+    None,
+    BadPath,
+    WrongNode,
+    /// A body that is not JSON, parameters in the query.
+    Garbage,
+    /// A defect only JSON can carry: form values are always strings.
+    ForceJson,
+}
+
+struct Shape {
+    method: &'static str,
+    edge: &'static str,
+    params: Params,
+    twist: Twist,
+}
+
+fn render(op: &GraphOp, setup: &Setup, creds: &[AppCredentials]) -> (HttpRequest, Transport) {
+    let shape = match &op.call {
+        Call::Malformed { edge, defect } => defect_shape(canonical_edge(*edge, *defect), *defect),
+        call => call_shape(call, setup),
+    };
+    let t = op.transport;
+    let bodyless = matches!(shape.method, "GET" | "DELETE");
+    let encoding = if shape.twist == Twist::ForceJson {
+        Encoding::Json
+    } else {
+        t.encoding
+    };
+    // Whether the parameters go into a body, and which kind.
+    let body_enc = match (shape.twist, bodyless, encoding) {
+        (Twist::Garbage, ..) | (_, true, _) | (_, _, Encoding::Query) => None,
+        (_, false, e) => Some(e),
+    };
+
+    // The token and where it goes.
+    let caller = effective_caller(op.caller, setup, creds);
+    let token = match caller {
+        Caller::App(a) => Some(creds[a.index()].access_token.clone()),
+        Caller::Unknown => {
+            let mut bogus = BOGUS_TOKEN.to_string();
+            while creds.iter().any(|c| c.access_token == bogus) {
+                bogus.push('x');
+            }
+            Some(bogus)
+        }
+        Caller::Empty => Some(String::new()),
+        Caller::Missing => None,
+    };
+    let token_at = match (token.as_deref(), t.token_at) {
+        (None, _) => None,
+        // An empty token is the `access_token=` parameter.
+        (Some(""), TokenAt::Bearer | TokenAt::OAuth) => Some(TokenAt::Query),
+        (Some(_), TokenAt::Body) if body_enc.is_none() => Some(TokenAt::Query),
+        (Some(_), at) => Some(at),
+    };
+    let proof = match op.proof {
+        Proof::Absent => None,
+        p => {
+            let secret = match caller {
+                Caller::App(a) => creds[a.index()].app_secret.as_str(),
+                _ => "",
+            };
+            let right = appsecret_proof(secret, token.as_deref().unwrap_or(""));
+            Some(if p == Proof::Right {
+                right
+            } else {
+                flip_first_hex(&right)
+            })
+        }
+    };
+
+    let mut query = Params::new();
+    let mut body = Params::new();
+    if body_enc.is_some() {
+        body = shape.params;
+    } else {
+        query = shape.params;
+    }
+    let mut headers = Vec::new();
+    let creds_in = if token_at == Some(TokenAt::Body) {
+        &mut body
+    } else {
+        &mut query
+    };
+    if let Some(p) = proof {
+        creds_in.insert("appsecret_proof".into(), Value::String(p));
+    }
+    match (token_at, token) {
+        (Some(TokenAt::Bearer), Some(tok)) => {
+            headers.push(("Authorization".into(), format!("Bearer {tok}")))
+        }
+        (Some(TokenAt::OAuth), Some(tok)) => {
+            headers.push(("Authorization".into(), format!("OAuth {tok}")))
+        }
+        (Some(_), Some(tok)) => {
+            creds_in.insert("access_token".into(), Value::String(tok));
+        }
+        _ => {}
+    }
+
+    let (content_type, body_bytes, observed_enc) = match (shape.twist, body_enc) {
+        (Twist::Garbage, _) => (
+            Some("application/json"),
+            Some(b"{not json".to_vec()),
+            Encoding::Json,
+        ),
+        (_, Some(Encoding::Json)) => (
+            Some("application/json"),
+            Some(serde_json::to_vec(&Value::Object(body)).expect("JSON values serialize")),
+            Encoding::Json,
+        ),
+        (_, Some(_)) if !body.is_empty() => (
+            Some("application/x-www-form-urlencoded"),
+            Some(encode_form(&body).into_bytes()),
+            Encoding::Form,
+        ),
+        _ => (None, None, Encoding::Query),
+    };
+
+    let node = match shape.twist {
+        Twist::WrongNode => format!("{}0", setup.page_id),
+        _ if t.page_node => setup.page_id.clone(),
+        _ => "me".to_string(),
+    };
+    let mut path = String::new();
+    if !t.unversioned {
+        path.push('/');
+        path.push_str(GRAPH_VERSION);
+    }
+    path.push('/');
+    path.extend(utf8_percent_encode(&node, NON_ALPHANUMERIC));
+    // A bad path: `/v19.0/me` with no edge for `messages`; for the other
+    // edges one segment too many (`/v19.0/me/take_thread_control/0`), which
+    // still names the edge for the decoder to report.
+    if shape.twist != Twist::BadPath || shape.edge != Edge::Messages.as_str() {
+        path.push('/');
+        path.push_str(shape.edge);
+    }
+    if shape.twist == Twist::BadPath && shape.edge != Edge::Messages.as_str() {
+        path.push_str("/0");
+    }
+    if !query.is_empty() {
+        path.push('?');
+        path.push_str(&encode_form(&query));
+    }
+
+    let observed = Transport {
+        encoding: observed_enc,
+        token_at: token_at.unwrap_or_default(),
+        page_node: match shape.twist {
+            Twist::BadPath => false,
+            Twist::WrongNode => true,
+            _ => t.page_node,
+        },
+        unversioned: shape.twist != Twist::BadPath && t.unversioned,
+    };
+    let req = HttpRequest {
+        method: shape.method.to_string(),
+        path_and_query: path,
+        headers,
+        content_type: content_type.map(String::from),
+        body: body_bytes,
+    };
+    (req, observed)
+}
+
+/// A well-formed-looking but wrong proof: the right one with its first hex
+/// digit changed.
+fn flip_first_hex(hex: &str) -> String {
+    let mut out = String::with_capacity(hex.len());
+    let mut chars = hex.chars();
+    if let Some(c) = chars.next() {
+        out.push(if c == '0' { '1' } else { '0' });
+    }
+    out.extend(chars);
+    out
+}
+
+fn target_id(t: &AppRef, setup: &Setup) -> String {
+    match t {
+        AppRef::App(a) => match setup.apps.get(a.index()) {
+            Some(spec) => spec.app_id.clone(),
+            None => format!("unknown-app-{}", a.0),
+        },
+        AppRef::PageInbox => PAGE_INBOX_APP_ID.to_string(),
+        AppRef::Unknown(id) => id.clone(),
+    }
+}
+
+fn params(v: Value) -> Params {
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!("parameters are built as objects"),
+    }
+}
+
+fn recipient(psid: &str) -> Value {
+    json!({ "id": psid })
+}
+
+fn choices(items: &[Choice], kind_key: &str, kind: &str) -> Value {
+    Value::Array(
+        items
+            .iter()
+            .map(|c| json!({ kind_key: kind, "title": c.title, "payload": c.payload }))
+            .collect(),
+    )
+}
+
+fn menu(items: &[Choice]) -> Value {
+    json!([{
+        "locale": "default",
+        "composer_input_disabled": false,
+        "call_to_actions": choices(items, "type", "postback"),
+    }])
+}
+
+fn message(m: &Message) -> Value {
+    match m {
+        Message::Text {
+            text,
+            quick_replies,
+        } => {
+            let mut v = json!({ "text": text });
+            if let Some(q) = quick_replies {
+                v["quick_replies"] = choices(q, "content_type", "text");
+            }
+            v
+        }
+        Message::Buttons { text, buttons } => json!({"attachment": {
+            "type": "template",
+            "payload": {
+                "template_type": "button",
+                "text": text,
+                "buttons": choices(buttons, "type", "postback"),
+            },
+        }}),
+        Message::Survey { title } => {
+            let mut payload = json!({ "template_type": "customer_feedback" });
+            if let Some(t) = title {
+                payload["title"] = json!(t);
+            }
+            json!({"attachment": {"type": "template", "payload": payload}})
+        }
+    }
+}
+
+/// The plain request for a well-formed call.
+fn call_shape(call: &Call, setup: &Setup) -> Shape {
+    let shape = |method, edge: Edge, v| Shape {
+        method,
+        edge: edge.as_str(),
+        params: params(v),
+        twist: Twist::None,
+    };
+    match call {
+        Call::Send {
+            psid,
+            messaging_type,
+            tag,
+            message: m,
+        } => {
+            let mut v = json!({
+                "recipient": recipient(psid),
+                "messaging_type": messaging_type.as_str(),
+                "message": message(m),
+            });
+            if let Some(t) = tag {
+                v["tag"] = json!(t);
+            }
+            shape("POST", Edge::Messages, v)
+        }
+        Call::Pass {
+            psid,
+            target,
+            metadata,
+        } => {
+            let mut v = json!({ "recipient": recipient(psid) });
+            if let Some(t) = target {
+                v["target_app_id"] = json!(target_id(t, setup));
+            }
+            if let Some(m) = metadata {
+                v["metadata"] = json!(m);
+            }
+            shape("POST", Edge::PassThreadControl, v)
+        }
+        Call::Take { psid, metadata } | Call::Request { psid, metadata } => {
+            let mut v = json!({ "recipient": recipient(psid) });
+            if let Some(m) = metadata {
+                v["metadata"] = json!(m);
+            }
+            shape("POST", call.edge(), v)
+        }
+        Call::Release { psid } => shape(
+            "POST",
+            Edge::ReleaseThreadControl,
+            json!({ "recipient": recipient(psid) }),
+        ),
+        Call::Extend { psid, duration } => shape(
+            "POST",
+            Edge::ExtendThreadControl,
+            json!({ "recipient": recipient(psid), "duration": duration }),
+        ),
+        Call::ThreadOwner { psid } => {
+            // A bare PSID, as the SDKs send it, unless it would read as JSON.
+            let r = if looks_structured(psid) {
+                json!(recipient(psid).to_string())
+            } else {
+                json!(psid)
+            };
+            shape("GET", Edge::ThreadOwner, json!({ "recipient": r }))
+        }
+        Call::SecondaryReceivers => shape(
+            "GET",
+            Edge::SecondaryReceivers,
+            json!({ "fields": "id,name" }),
+        ),
+        Call::SetPageMenu { items } => shape(
+            "POST",
+            Edge::MessengerProfile,
+            json!({ "persistent_menu": menu(items) }),
+        ),
+        Call::DeletePageMenu => shape(
+            "DELETE",
+            Edge::MessengerProfile,
+            json!({ "fields": ["persistent_menu"] }),
+        ),
+        Call::SetUserMenu { psid, items } => shape(
+            "POST",
+            Edge::CustomUserSettings,
+            json!({ "psid": psid, "persistent_menu": menu(items) }),
+        ),
+        Call::DeleteUserMenu { psid } => shape(
+            "DELETE",
+            Edge::CustomUserSettings,
+            json!({ "psid": psid, "params": ["persistent_menu"] }),
+        ),
+        Call::Malformed { edge, defect } => defect_shape(*edge, *defect),
+    }
+}
+
+/// A plain, valid request on `edge`, to be spoiled by one defect.
+fn baseline(edge: Edge) -> Shape {
+    let item = [Choice {
+        title: "x".into(),
+        payload: "x".into(),
+    }];
+    let call = match edge {
+        Edge::Messages => Call::Send {
+            psid: DEFECT_PSID.into(),
+            messaging_type: crate::model::MessagingType::Response,
+            tag: None,
+            message: Message::Text {
+                text: "x".into(),
+                quick_replies: None,
+            },
+        },
+        Edge::PassThreadControl => Call::Pass {
+            psid: DEFECT_PSID.into(),
+            target: None,
+            metadata: None,
+        },
+        Edge::TakeThreadControl => Call::Take {
+            psid: DEFECT_PSID.into(),
+            metadata: None,
+        },
+        Edge::RequestThreadControl => Call::Request {
+            psid: DEFECT_PSID.into(),
+            metadata: None,
+        },
+        Edge::ReleaseThreadControl => Call::Release {
+            psid: DEFECT_PSID.into(),
+        },
+        Edge::ExtendThreadControl => Call::Extend {
+            psid: DEFECT_PSID.into(),
+            duration: 60,
+        },
+        Edge::ThreadOwner => Call::ThreadOwner {
+            psid: DEFECT_PSID.into(),
+        },
+        Edge::SecondaryReceivers => Call::SecondaryReceivers,
+        Edge::MessengerProfile => Call::SetPageMenu {
+            items: item.to_vec(),
+        },
+        Edge::CustomUserSettings => Call::SetUserMenu {
+            psid: DEFECT_PSID.into(),
+            items: item.to_vec(),
+        },
+    };
+    // No `AppRef` in a baseline, so the setup is never consulted.
+    let setup = Setup {
+        page_id: String::new(),
+        now_ms: 0,
+        primary: None,
+        apps: Vec::new(),
+    };
+    call_shape(&call, &setup)
+}
+
+/// The request showing `defect` on `edge` (already canonical).
+fn defect_shape(edge: Edge, defect: Defect) -> Shape {
+    let mut s = baseline(edge);
+    let p = &mut s.params;
+    match defect {
+        Defect::BadPath => s.twist = Twist::BadPath,
+        Defect::WrongNode => s.twist = Twist::WrongNode,
+        Defect::UnknownEdge => {
+            s.method = "POST";
+            s.edge = UNKNOWN_EDGE;
+            s.params.clear();
+        }
+        Defect::WrongMethod => s.method = "PUT",
+        Defect::BodyNotJson => s.twist = Twist::Garbage,
+        Defect::RecipientMissing => {
+            p.remove("recipient");
+        }
+        Defect::RecipientMalformed => {
+            p.insert("recipient".into(), json!([1]));
+        }
+        Defect::IdMalformed if edge == Edge::CustomUserSettings => {
+            p.insert("psid".into(), json!(""));
+        }
+        Defect::IdMalformed => {
+            p.insert("recipient".into(), json!({"id": ""}));
+        }
+        Defect::MessagingTypeMissing => {
+            p.remove("messaging_type");
+        }
+        Defect::MessagingTypeUnknown => {
+            p.insert("messaging_type".into(), json!("SOMETIMES"));
+        }
+        Defect::MessageMissing => {
+            p.remove("message");
+        }
+        Defect::MessageMalformed => {
+            p.insert("message".into(), json!({}));
+        }
+        Defect::MetadataNotString => {
+            p.insert("metadata".into(), json!(7));
+            s.twist = Twist::ForceJson;
+        }
+        Defect::DurationMissing => {
+            p.remove("duration");
+        }
+        Defect::DurationNotInteger => {
+            p.insert("duration".into(), json!("abc"));
+        }
+        Defect::PsidMissing => {
+            p.remove("psid");
+        }
+        Defect::MenuMalformed => {
+            p.insert("persistent_menu".into(), json!([]));
+        }
+        Defect::Other => {
+            p.insert("tag".into(), json!(5));
+            s.twist = Twist::ForceJson;
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AppIx, AppSpec, MessagingType};
+    use crate::wire::{PageCredentials, PageKeys, RawRequest, decode_graph};
+
+    fn page() -> (Setup, Vec<AppCredentials>) {
+        let apps = vec![
+            AppSpec {
+                app_id: "2001".into(),
+                name: "Bot".into(),
+                human_agent: false,
+                require_appsecret_proof: true,
+            },
+            AppSpec {
+                app_id: "2002".into(),
+                name: "Desk".into(),
+                human_agent: true,
+                require_appsecret_proof: false,
+            },
+        ];
+        let setup = Setup::new("123456".into(), 0, apps, Some("2001")).unwrap();
+        let creds = vec![
+            AppCredentials {
+                access_token: "EAA-bot".into(),
+                app_secret: "bot-secret".into(),
+                webhook_url: "http://127.0.0.1:1/bot".into(),
+            },
+            AppCredentials {
+                access_token: "EAA-desk".into(),
+                app_secret: "desk-secret".into(),
+                webhook_url: "http://127.0.0.1:1/desk".into(),
+            },
+        ];
+        (setup, creds)
+    }
+
+    fn round_trip(op: &GraphOp) -> (HttpRequest, GraphOp) {
+        let (setup, creds) = page();
+        let req = render_graph(op, &setup, &creds);
+        let keys = PageKeys {
+            setup: &setup,
+            apps: &creds,
+        };
+        let raw = RawRequest::parse(&req.parts());
+        (req, decode_graph(&raw, Some(&keys as &dyn PageCredentials)))
+    }
+
+    #[test]
+    fn plain_send_looks_like_an_sdk_call() {
+        let op = GraphOp::by(
+            AppIx(0),
+            Call::Send {
+                psid: "42".into(),
+                messaging_type: MessagingType::Response,
+                tag: None,
+                message: Message::Text {
+                    text: "hi".into(),
+                    quick_replies: None,
+                },
+            },
+        );
+        let (req, back) = round_trip(&op);
+        assert_eq!(req.method, "POST");
+        assert_eq!(
+            req.path_and_query,
+            "/v19.0/me/messages?access_token=EAA-bot"
+        );
+        assert_eq!(req.content_type.as_deref(), Some("application/json"));
+        let body: Value = serde_json::from_slice(req.body.as_ref().unwrap()).unwrap();
+        assert_eq!(
+            body,
+            json!({"recipient": {"id": "42"}, "messaging_type": "RESPONSE",
+                   "message": {"text": "hi"}})
+        );
+        assert_eq!(back, op);
+    }
+
+    #[test]
+    fn form_bodies_carry_json_text() {
+        let (setup, creds) = page();
+        let op = GraphOp {
+            caller: Caller::App(AppIx(1)),
+            proof: Proof::Right,
+            call: Call::Pass {
+                psid: "42".into(),
+                target: Some(AppRef::PageInbox),
+                metadata: Some("m".into()),
+            },
+            transport: Transport {
+                encoding: Encoding::Form,
+                token_at: TokenAt::Body,
+                page_node: true,
+                unversioned: true,
+            },
+        };
+        let req = render_graph(&op, &setup, &creds);
+        assert_eq!(req.path_and_query, "/123456/pass_thread_control");
+        let body = String::from_utf8(req.body.clone().unwrap()).unwrap();
+        assert!(
+            body.contains("recipient=%7B%22id%22%3A%2242%22%7D"),
+            "{body}"
+        );
+        assert!(body.contains("target_app_id=263902037430900"), "{body}");
+        assert!(body.contains("access_token=EAA-desk"), "{body}");
+        assert!(body.contains("appsecret_proof="), "{body}");
+        assert_eq!(round_trip(&op).1, op);
+    }
+
+    #[test]
+    fn get_calls_use_the_query_and_bare_psids() {
+        let op = GraphOp {
+            caller: Caller::App(AppIx(0)),
+            proof: Proof::Absent,
+            call: Call::ThreadOwner { psid: "42".into() },
+            transport: Transport {
+                encoding: Encoding::Json,
+                token_at: TokenAt::Bearer,
+                ..Transport::default()
+            },
+        };
+        let (req, back) = round_trip(&op);
+        assert_eq!(req.path_and_query, "/v19.0/me/thread_owner?recipient=42");
+        assert_eq!(req.header("authorization"), Some("Bearer EAA-bot"));
+        assert_eq!(req.body, None);
+        assert_eq!(back.call, op.call);
+        assert_eq!(back.transport.encoding, Encoding::Query);
+        let (setup, creds) = page();
+        assert_eq!(back, canonical(&op, &setup, &creds));
+    }
+
+    #[test]
+    fn callers_without_a_known_app() {
+        let (setup, creds) = page();
+        for caller in [
+            Caller::Missing,
+            Caller::Empty,
+            Caller::Unknown,
+            Caller::App(AppIx(9)),
+        ] {
+            let op = GraphOp {
+                caller,
+                proof: Proof::Right,
+                call: Call::Release { psid: "1".into() },
+                transport: Transport::default(),
+            };
+            let (req, back) = round_trip(&op);
+            let want = canonical(&op, &setup, &creds);
+            assert_eq!(back, want, "{req:?}");
+            assert_eq!(want.proof, Proof::Wrong);
+            if caller == Caller::Empty {
+                assert!(req.path_and_query.contains("access_token=&"), "{req:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_defect_round_trips() {
+        let (setup, creds) = page();
+        let defects = [
+            Defect::BadPath,
+            Defect::WrongNode,
+            Defect::UnknownEdge,
+            Defect::WrongMethod,
+            Defect::BodyNotJson,
+            Defect::RecipientMissing,
+            Defect::RecipientMalformed,
+            Defect::IdMalformed,
+            Defect::MessagingTypeMissing,
+            Defect::MessagingTypeUnknown,
+            Defect::MessageMissing,
+            Defect::MessageMalformed,
+            Defect::MetadataNotString,
+            Defect::DurationMissing,
+            Defect::DurationNotInteger,
+            Defect::PsidMissing,
+            Defect::MenuMalformed,
+            Defect::Other,
+        ];
+        for &defect in &defects {
+            for &edge in Edge::ALL {
+                let op = GraphOp::by(AppIx(1), Call::Malformed { edge, defect });
+                let (req, back) = round_trip(&op);
+                assert_eq!(
+                    back,
+                    canonical(&op, &setup, &creds),
+                    "{defect:?} on {edge:?}: {req:?}"
+                );
+                if defect_applies(edge, defect) {
+                    assert_eq!(back.call, op.call);
+                }
+            }
+        }
+        let bad = |d| {
+            render_graph(
+                &GraphOp::by(
+                    AppIx(0),
+                    Call::Malformed {
+                        edge: Edge::Messages,
+                        defect: d,
+                    },
+                ),
+                &setup,
+                &creds,
+            )
+        };
+        assert!(
+            bad(Defect::BadPath)
+                .path_and_query
+                .starts_with("/v19.0/me?")
+        );
+        assert!(
+            bad(Defect::WrongNode)
+                .path_and_query
+                .starts_with("/v19.0/1234560/messages?")
+        );
+        assert_eq!(
+            bad(Defect::BodyNotJson).body.as_deref(),
+            Some(&b"{not json"[..])
+        );
+    }
+}

@@ -8,4 +8,5 @@
 pub mod bench;
 pub mod generate;
 pub mod model;
+pub mod server;
 pub mod wire;

@@ -21,11 +21,36 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the reference platform: the Graph API and the control API on one
+    /// port, with signed webhook delivery.
+    ///
+    /// Point an SDK at http://ADDR:PORT as its Graph API origin; drive users,
+    /// the Page Inbox and the clock through /conformance with the key.
+    Serve(ServeArgs),
     /// Measure baton's own speed.
     Bench {
         #[command(subcommand)]
         what: BenchWhat,
     },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Port to listen on (0: any free port).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Address to bind. Keep the loopback default unless other hosts must reach the server.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
+    /// Control API key (X-Conformance-Key). Without it a random key is generated and printed once.
+    #[arg(long, env = "BATON_KEY", hide_env_values = true)]
+    key: Option<String>,
+    /// Switch on a deliberate bug (repeatable); see --list-mutants.
+    #[arg(long = "mutant", value_name = "NAME")]
+    mutants: Vec<String>,
+    /// Print every mutant with the rule it breaks, and exit.
+    #[arg(long)]
+    list_mutants: bool,
 }
 
 #[derive(Subcommand)]
@@ -69,6 +94,7 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Serve(args) => serve(args),
         Command::Bench {
             what:
                 BenchWhat::Model {
@@ -97,4 +123,69 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    use baton::server::{Mutant, Mutants, RunningServer, ServerConfig, generate_key};
+    if args.list_mutants {
+        for m in Mutant::ALL {
+            println!("{:<26} {:<9} {}", m.name(), m.rule().id(), m.description());
+        }
+        return ExitCode::SUCCESS;
+    }
+    let mut mutants = Vec::new();
+    for name in &args.mutants {
+        match Mutant::parse(name) {
+            Some(m) => mutants.push(m),
+            None => {
+                eprintln!(
+                    "error: unknown mutant {name:?}; known mutants: {}",
+                    Mutant::names()
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let key = match args.key {
+        Some(k) if k.is_empty() => {
+            eprintln!("error: --key must not be empty");
+            return ExitCode::from(2);
+        }
+        Some(k) => k,
+        None => {
+            let k = generate_key();
+            println!("control key (X-Conformance-Key): {k}");
+            k
+        }
+    };
+    let mut config = ServerConfig::new(key);
+    config.mutants = Mutants::new(mutants);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    rt.block_on(async move {
+        let addr = std::net::SocketAddr::new(args.bind, args.port);
+        let server = match RunningServer::start(config, addr).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: cannot listen on {addr}: {e} (is the port in use? try --port 0 for any free port)");
+                return ExitCode::from(2);
+            }
+        };
+        for m in server.platform.config().mutants.list() {
+            println!("mutant on: {} (breaks {})", m.name(), m.rule().id());
+        }
+        println!("listening on {}", server.url());
+        let _ = tokio::signal::ctrl_c().await;
+        println!("shutting down");
+        server.stop().await;
+        ExitCode::SUCCESS
+    })
 }

@@ -1,0 +1,268 @@
+//! Webhook delivery: one FIFO queue and one sending task per (page, app).
+//!
+//! Why this shape:
+//! - One queue per app keeps each app's events in the order they happened
+//!   (HOOK-6), and a receiver that never answers stalls only its own queue.
+//! - Queues are bounded; when one is full the event is given up on (and
+//!   counted), so a dead receiver cannot exhaust memory.
+//! - Each queue counts events enqueued and events finished (answered 2xx or
+//!   given up on). Because a queue is FIFO, `flush` only has to wait until
+//!   every queue's finished count reaches its enqueued count as of the
+//!   flush: later events never make an earlier one look finished.
+//! - A retry is sent only after a non-2xx answer or a timeout, so an event a
+//!   receiver acknowledged is never sent again (HOOK-5).
+//! - `reset` cancels the page's queues: events still queued are dropped
+//!   unsent, and the new configuration gets fresh queues.
+
+use crate::model::{Channel, Event, Setup};
+use crate::wire::{delivery_body, signature_header};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// How deliveries are attempted.
+#[derive(Clone, Debug)]
+pub struct DeliveryConfig {
+    /// How long to wait for a receiver's answer.
+    pub timeout: Duration,
+    /// Further attempts after the first failed one.
+    pub retries: u32,
+    /// Wait before the first retry; doubled for each further one.
+    pub backoff: Duration,
+    /// Events one app's queue holds before new ones are given up on.
+    pub queue_capacity: usize,
+    /// Most events sent in one POST.
+    pub max_batch: usize,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> DeliveryConfig {
+        DeliveryConfig {
+            timeout: Duration::from_secs(5),
+            retries: 3,
+            backoff: Duration::from_millis(200),
+            queue_capacity: 10_000,
+            max_batch: 50,
+        }
+    }
+}
+
+/// Deliberate delivery bugs (mutants) this layer can play.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DeliveryFaults {
+    /// Sign with another app's secret (HOOK-4).
+    pub wrong_secret: bool,
+    /// Send every delivery twice (HOOK-5).
+    pub duplicate: bool,
+}
+
+/// One event waiting to be sent.
+#[derive(Debug)]
+pub struct Job {
+    pub channel: Channel,
+    pub event: Event,
+}
+
+/// Where one app's deliveries go.
+#[derive(Clone)]
+pub struct Receiver {
+    pub webhook_url: String,
+    pub app_secret: String,
+    /// A secret that is not this app's, for the wrong-secret fault.
+    pub other_secret: String,
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("webhook_url", &self.webhook_url)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Counters {
+    enqueued: AtomicU64,
+    finished: watch::Sender<u64>,
+    delivered: AtomicU64,
+}
+
+/// One app's queue.
+struct Queue {
+    tx: mpsc::Sender<Job>,
+    counters: Arc<Counters>,
+}
+
+/// All of one page's queues (one per app, in setup order).
+pub struct Outbox {
+    queues: Vec<Queue>,
+    cancelled: Arc<AtomicBool>,
+}
+
+/// What the page knows to build an envelope.
+#[derive(Clone)]
+struct Page {
+    setup: Arc<Setup>,
+    clock: Arc<AtomicU64>,
+}
+
+impl Outbox {
+    /// Starts one sending task per receiver. `clock` is the page's virtual
+    /// clock in ms, read when an envelope is built (its `time`).
+    pub fn start(
+        setup: Arc<Setup>,
+        clock: Arc<AtomicU64>,
+        receivers: Vec<Receiver>,
+        http: reqwest::Client,
+        config: Arc<DeliveryConfig>,
+        faults: DeliveryFaults,
+    ) -> Outbox {
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let page = Page { setup, clock };
+        let queues = receivers
+            .into_iter()
+            .map(|receiver| {
+                let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
+                let counters = Arc::new(Counters {
+                    enqueued: AtomicU64::new(0),
+                    finished: watch::Sender::new(0),
+                    delivered: AtomicU64::new(0),
+                });
+                let worker = Worker {
+                    rx,
+                    receiver,
+                    page: page.clone(),
+                    http: http.clone(),
+                    config: config.clone(),
+                    faults,
+                    counters: counters.clone(),
+                    cancelled: cancelled.clone(),
+                };
+                tokio::spawn(worker.run());
+                Queue { tx, counters }
+            })
+            .collect();
+        Outbox { queues, cancelled }
+    }
+
+    /// Queues an event for app `app` without waiting. A full queue gives the
+    /// event up at once (it still counts as finished for `flush`).
+    pub fn push(&self, app: usize, job: Job) {
+        let Some(q) = self.queues.get(app) else {
+            return;
+        };
+        q.counters.enqueued.fetch_add(1, Ordering::SeqCst);
+        if q.tx.try_send(job).is_err() {
+            eprintln!("webhook queue of app #{app} is full or closed; an event was given up on");
+            q.counters.finished.send_modify(|f| *f += 1);
+        }
+    }
+
+    /// Waits until every event queued so far has been answered or given up
+    /// on; returns how many were answered 2xx since the previous flush.
+    pub async fn flush(&self) -> u64 {
+        let targets: Vec<u64> = self
+            .queues
+            .iter()
+            .map(|q| q.counters.enqueued.load(Ordering::SeqCst))
+            .collect();
+        for (q, target) in self.queues.iter().zip(targets) {
+            let mut rx = q.counters.finished.subscribe();
+            // The sender lives in the worker's counters; it cannot be dropped
+            // while we hold `q`, so this only ends when the target is reached.
+            let _ = rx.wait_for(|f| *f >= target).await;
+        }
+        self.queues
+            .iter()
+            .map(|q| q.counters.delivered.swap(0, Ordering::SeqCst))
+            .sum()
+    }
+
+    /// Drops everything still queued; the tasks end once their queue drains.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+struct Worker {
+    rx: mpsc::Receiver<Job>,
+    receiver: Receiver,
+    page: Page,
+    http: reqwest::Client,
+    config: Arc<DeliveryConfig>,
+    faults: DeliveryFaults,
+    counters: Arc<Counters>,
+    cancelled: Arc<AtomicBool>,
+}
+
+impl Worker {
+    async fn run(mut self) {
+        let mut batch: Vec<(Channel, Event)> = Vec::with_capacity(self.config.max_batch);
+        while let Some(first) = self.rx.recv().await {
+            batch.push((first.channel, first.event));
+            while batch.len() < self.config.max_batch {
+                match self.rx.try_recv() {
+                    Ok(job) => batch.push((job.channel, job.event)),
+                    Err(_) => break,
+                }
+            }
+            let n = batch.len() as u64;
+            if !self.cancelled.load(Ordering::SeqCst) {
+                let time = self.page.clock.load(Ordering::SeqCst);
+                let body = delivery_body(&self.page.setup, time, &batch);
+                let times = if self.faults.duplicate { 2 } else { 1 };
+                let mut ok = false;
+                for _ in 0..times {
+                    ok = self.send_with_retries(&body).await;
+                }
+                if ok {
+                    self.counters.delivered.fetch_add(n, Ordering::SeqCst);
+                }
+            }
+            batch.clear();
+            self.counters.finished.send_modify(|f| *f += n);
+        }
+    }
+
+    /// One delivery: the first attempt, then up to `retries` more after a
+    /// non-2xx answer or a timeout. True when the receiver acknowledged.
+    async fn send_with_retries(&self, body: &[u8]) -> bool {
+        let secret = if self.faults.wrong_secret {
+            &self.receiver.other_secret
+        } else {
+            &self.receiver.app_secret
+        };
+        let signature = signature_header(secret, body);
+        let mut backoff = self.config.backoff;
+        for attempt in 0..=self.config.retries {
+            if attempt > 0 {
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+                if self.cancelled.load(Ordering::SeqCst) {
+                    return false;
+                }
+            }
+            let sent = self
+                .http
+                .post(&self.receiver.webhook_url)
+                .header("content-type", "application/json")
+                .header("x-hub-signature-256", &signature)
+                .timeout(self.config.timeout)
+                .body(body.to_vec())
+                .send()
+                .await;
+            if let Ok(resp) = sent
+                && resp.status().is_success()
+            {
+                return true;
+            }
+        }
+        false
+    }
+}

@@ -1,0 +1,272 @@
+//! `baton serve`: the reference platform.
+//!
+//! A thin HTTP shell around the model, in the style of mini-redis: the
+//! request is decoded by [`crate::wire`], decided by the model (through
+//! [`Mutants::decide`], which is exactly the model when no mutant is on),
+//! and the outcome is turned back into an HTTP answer and queued webhook
+//! deliveries. No rule is written here.
+//!
+//! Pages are independent worlds. Each page's state sits behind its own
+//! mutex, held only while the model decides one operation (microseconds,
+//! never across an `await`), which makes every call on a page atomic and
+//! gives RACE-1's single order for free; calls on different pages never
+//! wait on each other. Webhook deliveries are queued while the lock is held,
+//! so their order is the order of the decisions.
+
+mod control;
+pub mod delivery;
+mod graph;
+pub mod mutants;
+
+pub use delivery::DeliveryConfig;
+pub use mutants::{Mutant, Mutants};
+
+use crate::model::{Outcome, State};
+use crate::wire::AppCredentials;
+use axum::Router;
+use axum::serve::ListenerExt;
+use delivery::{Job, Outbox, Receiver};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Bodies larger than this get 413 with a Graph error envelope.
+pub const BODY_LIMIT: usize = 1 << 20;
+
+/// How the reference server behaves.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// The control API key (`X-Conformance-Key`).
+    pub key: String,
+    pub mutants: Mutants,
+    pub delivery: DeliveryConfig,
+}
+
+impl ServerConfig {
+    pub fn new(key: String) -> ServerConfig {
+        ServerConfig {
+            key,
+            mutants: Mutants::none(),
+            delivery: DeliveryConfig::default(),
+        }
+    }
+}
+
+/// One page's world: the model state, the apps' credentials, the webhook
+/// queues and the clock the queues stamp envelopes with.
+struct Page {
+    state: State,
+    creds: Vec<AppCredentials>,
+    outbox: Arc<Outbox>,
+    clock: Arc<AtomicU64>,
+}
+
+impl Page {
+    /// Decides one operation and queues its deliveries, under the page lock.
+    fn decide(&mut self, mutants: &Mutants, op: &crate::model::Op) -> Outcome {
+        let out = mutants.decide(&mut self.state, op);
+        self.clock.store(self.state.now_ms, Ordering::SeqCst);
+        for d in &out.deliveries {
+            self.outbox.push(
+                d.app.index(),
+                Job {
+                    channel: d.channel,
+                    event: d.event.clone(),
+                },
+            );
+        }
+        out
+    }
+}
+
+/// The platform shared by every connection.
+pub struct Platform {
+    config: ServerConfig,
+    http: reqwest::Client,
+    /// Page id → the page (created by its first `reset`).
+    pages: RwLock<HashMap<String, Arc<Mutex<Page>>>>,
+    /// Access token → page id; tokens are unique across pages.
+    tokens: RwLock<HashMap<String, String>>,
+    /// Makes message ids unique across pages and resets.
+    resets: AtomicU64,
+}
+
+impl Platform {
+    pub fn new(config: ServerConfig) -> Arc<Platform> {
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .tcp_nodelay(true)
+            .build()
+            .expect("an HTTP client without TLS always builds");
+        Arc::new(Platform {
+            config,
+            http,
+            pages: RwLock::new(HashMap::new()),
+            tokens: RwLock::new(HashMap::new()),
+            resets: AtomicU64::new(0),
+        })
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// The axum router: the control API under `/conformance`, the Graph API
+    /// everywhere else.
+    pub fn router(self: &Arc<Platform>) -> Router {
+        Router::new()
+            .route("/conformance", axum::routing::any(control::handle))
+            .route("/conformance/{*rest}", axum::routing::any(control::handle))
+            .fallback(graph::handle)
+            .with_state(self.clone())
+    }
+
+    fn page(&self, page_id: &str) -> Option<Arc<Mutex<Page>>> {
+        self.pages.read().expect("pages lock").get(page_id).cloned()
+    }
+
+    fn page_of_token(&self, token: &str) -> Option<Arc<Mutex<Page>>> {
+        let page_id = self
+            .tokens
+            .read()
+            .expect("tokens lock")
+            .get(token)
+            .cloned()?;
+        self.page(&page_id)
+    }
+
+    /// Starts (or restarts) a page with a new configuration. Refused when a
+    /// token is already used by another page; a refused reset creates
+    /// nothing.
+    fn reset(&self, setup: crate::model::Setup, creds: Vec<AppCredentials>) -> Result<(), String> {
+        let page_id = setup.page_id.clone();
+        // Tokens first: they are the only thing shared between pages.
+        let mut tokens = self.tokens.write().expect("tokens lock");
+        for (i, c) in creds.iter().enumerate() {
+            if let Some(owner) = tokens.get(&c.access_token)
+                && owner != &page_id
+            {
+                return Err(format!(
+                    "apps[{i}].access_token is already used by another page"
+                ));
+            }
+        }
+        tokens.retain(|_, p| p != &page_id);
+        for c in &creds {
+            tokens.insert(c.access_token.clone(), page_id.clone());
+        }
+        let n = self.resets.fetch_add(1, Ordering::SeqCst);
+        let clock = Arc::new(AtomicU64::new(setup.now_ms));
+        let receivers = creds
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Receiver {
+                webhook_url: c.webhook_url.clone(),
+                app_secret: c.app_secret.clone(),
+                other_secret: creds[(i + 1) % creds.len()].app_secret.clone() + "-not-mine",
+            })
+            .collect();
+        let outbox = Outbox::start(
+            Arc::new(setup.clone()),
+            clock.clone(),
+            receivers,
+            self.http.clone(),
+            Arc::new(self.config.delivery.clone()),
+            self.config.mutants.delivery_faults(),
+        );
+        let page = Page {
+            state: State::with_mid_prefix(setup, format!("{page_id}.{n}")),
+            creds,
+            outbox: Arc::new(outbox),
+            clock,
+        };
+        let mut pages = self.pages.write().expect("pages lock");
+        match pages.get(&page_id) {
+            // Replace in place, so callers holding the page see the reset.
+            Some(slot) => {
+                let mut old = slot.lock().expect("page lock");
+                old.outbox.cancel();
+                *old = page;
+            }
+            None => {
+                pages.insert(page_id, Arc::new(Mutex::new(page)));
+            }
+        }
+        drop(tokens);
+        Ok(())
+    }
+}
+
+/// A generated control key: 128 random bits as hex.
+pub fn generate_key() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let word = || {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos(),
+        );
+        h.finish()
+    };
+    format!("{:016x}{:016x}", word(), word())
+}
+
+/// A server running in the background (tests, `baton run`).
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub platform: Arc<Platform>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// Serves `config` on `addr` (port 0: an ephemeral port).
+    pub async fn start(config: ServerConfig, addr: SocketAddr) -> std::io::Result<RunningServer> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let platform = Platform::new(config);
+        let app = platform.router();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(RunningServer {
+            addr,
+            platform,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting connections and waits for the server to finish.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

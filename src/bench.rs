@@ -2,6 +2,15 @@
 //! figure is measured in the same process as its baseline, because the
 //! machines baton runs on are shared and noisy.
 
+mod histogram;
+mod load;
+
+pub use histogram::Histogram;
+pub use load::{
+    LAYOUT_OWN_PAGE, LAYOUT_SHARED_PAGE, LoadRatio, LoadRun, Memory, ServerFigures, SoakConfig,
+    SoakFigures, SoakSample, server, server_table, soak, soak_report,
+};
+
 use crate::generate::{self, GenConfig, SplitMix64};
 use crate::model::{Op, State, apply};
 use serde::Serialize;

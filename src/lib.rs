@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod generate;
+pub mod harness;
 pub mod model;
 pub mod server;
 pub mod wire;

@@ -1,5 +1,7 @@
 //! The `baton` command line: a thin shell over the library.
 
+mod cli;
+
 use baton::model::{Level, Rule};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -21,6 +23,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Certify an implementation: random cases against it, diffed with the
+    /// model; failures shrunk to minimal counterexamples.
+    Run(cli::RunArgs),
+    /// Play a saved counterexample again.
+    Replay(cli::ReplayArgs),
     /// Run the reference platform: the Graph API and the control API on one
     /// port, with signed webhook delivery.
     ///
@@ -67,6 +74,31 @@ enum BenchWhat {
         #[arg(long)]
         json: bool,
     },
+    /// Graph calls per second against the reference server over loopback,
+    /// with 1 and 32 clients, beside a raw axum echo endpoint measured in
+    /// the same run.
+    Server {
+        /// How long to measure in all, in seconds (split over the
+        /// configurations, in interleaved rounds).
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Latency and memory under sustained load while one app's webhook
+    /// receiver never answers.
+    Soak {
+        /// How long to run, in seconds.
+        #[arg(long, default_value_t = 60.0)]
+        seconds: f64,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -95,21 +127,28 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve(args) => serve(args),
-        Command::Bench {
-            what:
-                BenchWhat::Model {
-                    seconds,
-                    seed,
-                    json,
-                },
-        } => {
-            if !(seconds.is_finite() && seconds > 0.0) {
-                eprintln!("error: --seconds must be a positive number");
-                return ExitCode::from(2);
-            }
-            let f = baton::bench::model(seed, Duration::from_secs_f64(seconds));
+        Command::Run(args) => cli::run(args),
+        Command::Replay(args) => cli::replay(args),
+        Command::Bench { what } => bench(what),
+    }
+}
+
+fn bench(what: BenchWhat) -> ExitCode {
+    let seconds = match &what {
+        BenchWhat::Model { seconds, .. }
+        | BenchWhat::Server { seconds, .. }
+        | BenchWhat::Soak { seconds, .. } => *seconds,
+    };
+    if !(seconds.is_finite() && seconds > 0.0) {
+        eprintln!("error: --seconds must be a positive number");
+        return ExitCode::from(2);
+    }
+    let duration = Duration::from_secs_f64(seconds);
+    match what {
+        BenchWhat::Model { seed, json, .. } => {
+            let f = baton::bench::model(seed, duration);
             if json {
-                println!("{}", serde_json::to_string_pretty(&f).expect("plain JSON"));
+                print_json(&f);
             } else {
                 println!(
                     "model: {:.0} operations/s on one core ({} ops x {} rounds, seed {})",
@@ -120,7 +159,64 @@ fn main() -> ExitCode {
                     f.baseline_ops_per_sec, f.ratio_to_baseline
                 );
             }
-            ExitCode::SUCCESS
+        }
+        BenchWhat::Server { json, .. } => {
+            let Some(rt) = runtime() else {
+                return ExitCode::from(1);
+            };
+            let f = rt.block_on(baton::bench::server(duration));
+            if json {
+                print_json(&f);
+            } else {
+                print!("{}", baton::bench::server_table(&f));
+            }
+            if f.runs.iter().any(|r| r.unexpected > 0) {
+                eprintln!("error: some requests got an unexpected answer");
+                return ExitCode::from(1);
+            }
+        }
+        BenchWhat::Soak { clients, json, .. } => {
+            if clients == 0 {
+                eprintln!("error: --clients must be at least 1");
+                return ExitCode::from(2);
+            }
+            let Some(rt) = runtime() else {
+                return ExitCode::from(1);
+            };
+            let cfg = baton::bench::SoakConfig {
+                duration,
+                clients,
+                ..Default::default()
+            };
+            let f = rt.block_on(baton::bench::soak(&cfg));
+            if json {
+                print_json(&f);
+            } else {
+                print!("{}", baton::bench::soak_report(&f));
+            }
+            if f.unexpected > 0 {
+                eprintln!("error: some requests got an unexpected answer");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn print_json<T: serde::Serialize>(v: &T) {
+    println!("{}", serde_json::to_string_pretty(v).expect("plain JSON"));
+}
+
+/// The multi-threaded runtime, one worker per core.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            None
         }
     }
 }

@@ -85,12 +85,35 @@ struct Counters {
     enqueued: AtomicU64,
     finished: watch::Sender<u64>,
     delivered: AtomicU64,
+    /// Events given up on because the queue was full or closed.
+    given_up: AtomicU64,
 }
 
 /// One app's queue.
 struct Queue {
     tx: mpsc::Sender<Job>,
     counters: Arc<Counters>,
+    /// Set while the queue is known to be full, so that a dead receiver
+    /// costs one log line per episode instead of one per event (the line is
+    /// written under the page lock).
+    full: AtomicBool,
+}
+
+/// A snapshot of one app's webhook queue.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Events waiting in the queue now; never more than the capacity.
+    pub queued: usize,
+    /// The queue's capacity (`DeliveryConfig::queue_capacity`).
+    pub capacity: usize,
+    /// Events pushed since the reset (queued or given up on).
+    pub enqueued: u64,
+    /// Events answered 2xx, given up on after retries, or dropped.
+    pub finished: u64,
+    /// Events answered 2xx since the previous flush.
+    pub delivered: u64,
+    /// Events given up on at once because the queue was full.
+    pub given_up_full: u64,
 }
 
 /// All of one page's queues (one per app, in setup order).
@@ -127,6 +150,7 @@ impl Outbox {
                     enqueued: AtomicU64::new(0),
                     finished: watch::Sender::new(0),
                     delivered: AtomicU64::new(0),
+                    given_up: AtomicU64::new(0),
                 });
                 let worker = Worker {
                     rx,
@@ -139,7 +163,11 @@ impl Outbox {
                     cancelled: cancelled.clone(),
                 };
                 tokio::spawn(worker.run());
-                Queue { tx, counters }
+                Queue {
+                    tx,
+                    counters,
+                    full: AtomicBool::new(false),
+                }
             })
             .collect();
         Outbox { queues, cancelled }
@@ -152,10 +180,45 @@ impl Outbox {
             return;
         };
         q.counters.enqueued.fetch_add(1, Ordering::SeqCst);
-        if q.tx.try_send(job).is_err() {
-            eprintln!("webhook queue of app #{app} is full or closed; an event was given up on");
-            q.counters.finished.send_modify(|f| *f += 1);
+        match q.tx.try_send(job) {
+            Ok(()) => {
+                // Log again only once the queue has drained to half, so a
+                // queue hovering at its limit does not flood the log.
+                if q.full.load(Ordering::Relaxed)
+                    && q.tx.capacity() >= q.tx.max_capacity() / 2
+                    && q.full.swap(false, Ordering::Relaxed)
+                {
+                    eprintln!(
+                        "webhook queue of app #{app} accepts events again ({} given up on so far)",
+                        q.counters.given_up.load(Ordering::Relaxed)
+                    );
+                }
+            }
+            Err(_) => {
+                q.counters.given_up.fetch_add(1, Ordering::Relaxed);
+                if !q.full.swap(true, Ordering::Relaxed) {
+                    eprintln!(
+                        "webhook queue of app #{app} is full or closed; events are given up on until it drains"
+                    );
+                }
+                q.counters.finished.send_modify(|f| *f += 1);
+            }
         }
+    }
+
+    /// One snapshot per app, in setup order.
+    pub fn stats(&self) -> Vec<QueueStats> {
+        self.queues
+            .iter()
+            .map(|q| QueueStats {
+                queued: q.tx.max_capacity() - q.tx.capacity(),
+                capacity: q.tx.max_capacity(),
+                enqueued: q.counters.enqueued.load(Ordering::SeqCst),
+                finished: *q.counters.finished.borrow(),
+                delivered: q.counters.delivered.load(Ordering::SeqCst),
+                given_up_full: q.counters.given_up.load(Ordering::Relaxed),
+            })
+            .collect()
     }
 
     /// Waits until every event queued so far has been answered or given up

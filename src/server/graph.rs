@@ -1,6 +1,6 @@
 //! The Graph API handler: decode, decide, answer.
 
-use super::{BODY_LIMIT, Mutant, Platform};
+use super::{Mutant, Platform};
 use crate::model::{
     Answer, Call, Caller, DAY_MS, GraphError, GraphOp, GraphSuccess, Op, Party, Setup,
     apply_pageless,
@@ -15,9 +15,8 @@ use std::time::Duration;
 
 pub(super) async fn handle(State(platform): State<Arc<Platform>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let body = match axum::body::to_bytes(body, BODY_LIMIT).await {
-        Ok(b) => b,
-        Err(_) => return too_large(),
+    let Some(body) = super::read_body(body).await else {
+        return too_large();
     };
     let path = parts.uri.path().to_string();
     let query = parts.uri.query().unwrap_or("").to_string();

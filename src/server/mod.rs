@@ -18,7 +18,7 @@ pub mod delivery;
 mod graph;
 pub mod mutants;
 
-pub use delivery::DeliveryConfig;
+pub use delivery::{DeliveryConfig, QueueStats};
 pub use mutants::{Mutant, Mutants};
 
 use crate::model::{Outcome, State};
@@ -33,6 +33,52 @@ use std::sync::{Arc, Mutex, RwLock};
 
 /// Bodies larger than this get 413 with a Graph error envelope.
 pub const BODY_LIMIT: usize = 1 << 20;
+/// How much of an oversized body is still read (and thrown away) before
+/// answering 413, and for how long at most.
+const DRAIN_LIMIT: usize = 16 * BODY_LIMIT;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Reads a request body of at most [`BODY_LIMIT`] bytes; `None` when it is
+/// larger (or cannot be read).
+///
+/// A larger body is still read to its end and thrown away (up to
+/// `DRAIN_LIMIT` bytes or `DRAIN_TIME`) before the caller answers 413:
+/// closing a connection with unread request bytes makes the kernel send a
+/// RST, which can destroy the 413 before the client, still sending, reads
+/// it (the client then sees a broken connection instead of an answer).
+async fn read_body(mut body: axum::body::Body) -> Option<axum::body::Bytes> {
+    use axum::body::HttpBody;
+    use std::pin::Pin;
+    let mut buf = Vec::new();
+    loop {
+        match std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+            None => return Some(buf.into()),
+            Some(Err(_)) => return None,
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    if buf.len() + data.len() > BODY_LIMIT {
+                        break;
+                    }
+                    buf.extend_from_slice(&data);
+                }
+            }
+        }
+    }
+    drop(buf);
+    let drain = async {
+        let mut drained = 0;
+        while let Some(Ok(frame)) =
+            std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+        {
+            drained += frame.data_ref().map_or(0, |d| d.len());
+            if drained > DRAIN_LIMIT {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+    None
+}
 
 /// How the reference server behaves.
 #[derive(Clone, Debug)]
@@ -117,9 +163,21 @@ impl Platform {
     pub fn router(self: &Arc<Platform>) -> Router {
         Router::new()
             .route("/conformance", axum::routing::any(control::handle))
+            // `{*rest}` does not match an empty rest: without this route
+            // `/conformance/` fell through to the Graph API (no key check,
+            // a Graph envelope instead of a control-API error).
+            .route("/conformance/", axum::routing::any(control::handle))
             .route("/conformance/{*rest}", axum::routing::any(control::handle))
             .fallback(graph::handle)
             .with_state(self.clone())
+    }
+
+    /// A snapshot of a page's webhook queues, one per app in setup order;
+    /// `None` for a page never reset. For monitoring and `baton bench soak`.
+    pub fn queue_stats(&self, page_id: &str) -> Option<Vec<QueueStats>> {
+        let page = self.page(page_id)?;
+        let outbox = page.lock().expect("page lock").outbox.clone();
+        Some(outbox.stats())
     }
 
     fn page(&self, page_id: &str) -> Option<Arc<Mutex<Page>>> {

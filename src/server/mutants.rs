@@ -145,7 +145,9 @@ impl Mutants {
                     ..
                 }
             );
-            let bend = (self.has(Mutant::SendNonOwner) && matches!(g.call, Call::Send { .. }))
+            let bend = (self.has(Mutant::SendNonOwner)
+                && matches!(g.call, Call::Send { .. })
+                && !is_survey)
                 || (self.has(Mutant::SurveyNotHeld) && is_survey);
             if bend && let Some(t) = st.threads.get_mut(p) {
                 restore_owner = Some((t.owner, t.deadline_ms));

@@ -27,6 +27,8 @@ pub(super) fn apply(st: &mut State, ev: &UserEvent) -> Outcome {
                     Rule::Hook1
                 }
             };
+            out.decided_by = rule;
+            out.rules.insert(rule);
             if quick_reply.is_some() {
                 out.rules.insert(Rule::Hook2);
             }

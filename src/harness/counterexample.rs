@@ -1,0 +1,151 @@
+//! Counterexamples: the shrunk case, what was expected and what was
+//! observed, stored as JSON (replayable with `baton replay`) and as a
+//! readable insta snapshot under `snapshots/`.
+//!
+//! Files are named by rule ID and a hash of the operations, never by the
+//! order in which they were found, so the same bug found twice lands in the
+//! same file and a snapshot diff means the counterexample changed.
+
+use super::diff::Divergence;
+use super::driver::Case;
+use super::shrink::ShrinkStats;
+use crate::model::Rule;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Everything needed to understand and replay one failure. No token, app
+/// secret or control key is in here: replays make fresh credentials.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Counterexample {
+    pub baton_version: String,
+    /// The rule the counterexample is filed under.
+    pub rule: Rule,
+    pub case: Case,
+    pub divergence: Divergence,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shrink: Option<ShrinkStats>,
+    /// The run's seed and the case's number in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_index: Option<u64>,
+    /// The target's Graph URL (no credentials).
+    pub target: String,
+}
+
+impl Counterexample {
+    pub fn new(case: Case, divergence: Divergence, target: &str) -> Counterexample {
+        Counterexample {
+            baton_version: env!("CARGO_PKG_VERSION").to_string(),
+            rule: divergence.rule(),
+            case,
+            divergence,
+            shrink: None,
+            seed: None,
+            case_index: None,
+            target: target.to_string(),
+        }
+    }
+
+    /// A stable hash of the operations and the page they run on (FNV-1a).
+    pub fn hash(&self) -> String {
+        let text =
+            serde_json::to_string(&(&self.case.setup, &self.case.ops)).expect("cases serialize");
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in text.bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("{:012x}", h & 0xffff_ffff_ffff)
+    }
+
+    /// `ctrl-4-1a2b3c4d5e6f`.
+    pub fn stem(&self) -> String {
+        format!("{}-{}", self.rule.id().to_ascii_lowercase(), self.hash())
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("counterexamples serialize")
+    }
+
+    pub fn load(path: &Path) -> Result<Counterexample, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not a baton counterexample: {e}", path.display()))
+    }
+
+    /// The readable form: the page, the numbered steps, and the diff.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let d = &self.divergence;
+        let rules: Vec<&str> = d.rules.iter().map(|r| r.id()).collect();
+        let _ = writeln!(s, "rule: {} ({})", rules.join(", "), self.rule.summary());
+        let _ = writeln!(
+            s,
+            "verdict: {}",
+            if d.strict {
+                "fails (MUST)"
+            } else {
+                "non-strict deviation"
+            }
+        );
+        let setup = &self.case.setup.setup;
+        let _ = writeln!(s, "page {} at {} ms", setup.page_id, setup.now_ms);
+        for (i, a) in setup.apps.iter().enumerate() {
+            let mut flags = Vec::new();
+            if setup.primary.is_some_and(|p| p.index() == i) {
+                flags.push("primary receiver");
+            }
+            if a.human_agent {
+                flags.push("human_agent");
+            }
+            if a.require_appsecret_proof {
+                flags.push("requires appsecret_proof");
+            }
+            let flags = if flags.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", flags.join(", "))
+            };
+            let _ = writeln!(s, "  app {i} = app_id {} {:?}{flags}", a.app_id, a.name);
+        }
+        let _ = writeln!(s, "steps:");
+        for (i, op) in self.case.ops.iter().enumerate() {
+            let mark = if i == d.step { ">>" } else { "  " };
+            let _ = writeln!(s, "{mark} {i}. {op}");
+        }
+        let _ = writeln!(s, "at step {}, the {:?} differs:", d.step, d.kind);
+        let _ = writeln!(s, "--- expected");
+        for line in d.expected.lines() {
+            let _ = writeln!(s, "-   {line}");
+        }
+        let _ = writeln!(s, "+++ observed");
+        for line in d.observed.lines() {
+            let _ = writeln!(s, "+   {line}");
+        }
+        s
+    }
+
+    /// Writes `<dir>/<stem>.json`; returns the path.
+    pub fn write_json(&self, dir: &Path) -> std::io::Result<PathBuf> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(format!("{}.json", self.stem()));
+        std::fs::write(&path, self.to_json())?;
+        Ok(path)
+    }
+
+    /// Writes the insta snapshot `<dir>/<stem>.snap` (the format
+    /// `cargo insta` reads); returns the path.
+    pub fn write_snapshot(&self, dir: &Path) -> std::io::Result<PathBuf> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(format!("{}.snap", self.stem()));
+        let body = format!(
+            "---\nsource: src/harness/counterexample.rs\nexpression: counterexample\n---\n{}",
+            self.to_text()
+        );
+        std::fs::write(&path, body)?;
+        Ok(path)
+    }
+}

@@ -1,0 +1,149 @@
+//! The conformance suite as a `cargo test`:
+//!
+//! ```sh
+//! BATON_TARGET=http://host:port BATON_KEY=… cargo test --test conformance
+//! ```
+//!
+//! runs the randomized suite and the scripted scenarios of
+//! `fixtures/scenarios/` against that target and fails with the shrunk
+//! counterexample. Without `BATON_TARGET` it tests the embedded reference
+//! server. Optional: `BATON_CONTROL` (control API base, default
+//! `<target>/conformance`), `BATON_CASES` (default 300), `BATON_SEED`
+//! (default: random, printed), `BATON_STRICT=1` (fail on SHOULD rules too).
+
+use baton::harness::driver::{Case, DriverOptions, play};
+use baton::harness::sink::Sink;
+use baton::harness::target::Target;
+use baton::harness::{RunConfig, TargetSpec, run};
+use baton::server::{RunningServer, ServerConfig, generate_key};
+use serde::Deserialize;
+use std::path::Path;
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn target_spec() -> Option<TargetSpec> {
+    let graph = env("BATON_TARGET")?;
+    let key = env("BATON_KEY")
+        .expect("BATON_TARGET is set but BATON_KEY is not: give the target's control key");
+    Some(TargetSpec {
+        graph,
+        control: env("BATON_CONTROL"),
+        key,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn randomized_suite() {
+    let seed = match env("BATON_SEED") {
+        Some(s) => s.parse().expect("BATON_SEED must be an unsigned integer"),
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64,
+    };
+    let cases =
+        env("BATON_CASES").map_or(300, |c| c.parse().expect("BATON_CASES must be a number"));
+    let dir = std::env::temp_dir().join(format!("baton-conformance-{}", std::process::id()));
+    let cfg = RunConfig {
+        target: target_spec(),
+        cases,
+        seed,
+        strict: env("BATON_STRICT").is_some(),
+        out_dir: dir.join("counterexamples"),
+        snapshot_dir: dir.join("snapshots"),
+        ..RunConfig::default()
+    };
+    let report = match run(cfg).await {
+        Ok(r) => r,
+        Err(e) => panic!(
+            "the run could not be carried out (exit code {}): {e}",
+            e.exit_code()
+        ),
+    };
+    let summary = report.summary();
+    println!("{summary}");
+    assert_eq!(report.exit_code(), 0, "seed {seed}:\n{summary}");
+    assert_eq!(report.cases, cases, "every case ran");
+}
+
+#[derive(Deserialize)]
+struct Scenario {
+    description: String,
+    #[serde(flatten)]
+    case: Case,
+}
+
+/// Plays one scripted scenario against the target, asserts it conforms, and
+/// snapshots the model's step-by-step expectations (the trace).
+async fn scenario(name: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/scenarios")
+        .join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let sc: Scenario =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let (target, _server) = match target_spec() {
+        Some(t) => (Target::new(&t.graph, t.control.as_deref(), &t.key), None),
+        None => {
+            let key = generate_key();
+            let server = RunningServer::start(
+                ServerConfig::new(key.clone()),
+                "127.0.0.1:0".parse().unwrap(),
+            )
+            .await
+            .unwrap();
+            (Target::new(&server.url(), None, &key), Some(server))
+        }
+    };
+    let info = target.info().await.unwrap_or_else(|e| panic!("{e}"));
+    let opts = DriverOptions {
+        flush: info.features.iter().any(|f| f == "flush"),
+        transcript: info.features.iter().any(|f| f == "transcript"),
+        ..DriverOptions::default()
+    };
+    let sink = Sink::start(
+        "127.0.0.1:0".parse().unwrap(),
+        env("BATON_WEBHOOK_BASE").as_deref(),
+    )
+    .await
+    .unwrap();
+    let mut case = sc.case.clone();
+    let id = generate_key();
+    case.setup.setup.page_id = format!(
+        "{}",
+        8_000_000 + u32::from_str_radix(&id[..5], 16).unwrap() % 999_999
+    );
+    let played = play(&target, &sink, &opts, &case, 1, &id[..16])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    if let Some(d) = &played.divergence {
+        panic!(
+            "scenario {name} diverges:\n{}\nexpected:\n{}\nobserved:\n{}",
+            d.headline(),
+            d.expected,
+            d.observed
+        );
+    }
+    assert_eq!(played.steps, sc.case.ops.len());
+    let trace = format!("{}\n\n{}", sc.description, played.trace.join("\n"));
+    insta::with_settings!({snapshot_path => "../snapshots", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!(format!("scenario-{name}"), trace);
+    });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scenario_customer_support() {
+    scenario("customer_support").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scenario_lead_qualification() {
+    scenario("lead_qualification").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scenario_click_to_messenger() {
+    scenario("click_to_messenger").await;
+}

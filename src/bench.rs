@@ -2,18 +2,25 @@
 //! figure is measured in the same process as its baseline, because the
 //! machines baton runs on are shared and noisy.
 
+mod all;
 mod histogram;
 mod load;
 
+pub use all::{
+    AllConfig, AllFigures, HarnessRun, Machine, MutantTimes, all, load_average, markdown, median,
+    table,
+};
+
 pub use histogram::Histogram;
 pub use load::{
-    LAYOUT_OWN_PAGE, LAYOUT_SHARED_PAGE, LoadRatio, LoadRun, Memory, ServerFigures, SoakConfig,
-    SoakFigures, SoakSample, server, server_table, soak, soak_report,
+    EchoLoad, EchoSlice, LAYOUT_OWN_PAGE, LAYOUT_SHARED_PAGE, LoadRatio, LoadRun, Memory,
+    ServerFigures, SoakConfig, SoakFigures, SoakSample, process_cpu_s, server, server_table, soak,
+    soak_report,
 };
 
 use crate::generate::{self, GenConfig, SplitMix64};
 use crate::model::{Op, State, apply};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
 /// Pre-generated cases, so that timing covers `apply` alone.
@@ -72,7 +79,7 @@ impl Corpus {
 }
 
 /// Model throughput on one core.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ModelFigures {
     pub seed: u64,
     pub ops: usize,

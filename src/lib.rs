@@ -6,8 +6,10 @@
 //! shapes and signatures), which the reference server and the harness use.
 
 pub mod bench;
+pub mod fuzzing;
 pub mod generate;
 pub mod harness;
 pub mod model;
+pub mod report;
 pub mod server;
 pub mod wire;

@@ -25,20 +25,57 @@ enum Command {
     },
     /// Certify an implementation: random cases against it, diffed with the
     /// model; failures shrunk to minimal counterexamples.
-    Run(cli::RunArgs),
+    Run(Box<cli::RunArgs>),
     /// Play a saved counterexample again.
     Replay(cli::ReplayArgs),
+    /// Turn a fuzzer crash input into a shrunk, replayable counterexample.
+    FuzzImport(cli::fuzz::ImportArgs),
+    /// Write small seed corpora for the fuzz targets (fuzz/corpus/<target>/).
+    FuzzCorpus(cli::fuzz::CorpusArgs),
     /// Run the reference platform: the Graph API and the control API on one
     /// port, with signed webhook delivery.
     ///
     /// Point an SDK at http://ADDR:PORT as its Graph API origin; drive users,
     /// the Page Inbox and the clock through /conformance with the key.
     Serve(ServeArgs),
-    /// Measure baton's own speed.
-    Bench {
-        #[command(subcommand)]
-        what: BenchWhat,
-    },
+    /// Measure baton's own speed: without a subcommand, every figure side
+    /// by side against the loopback limit, in one run.
+    Bench(BenchArgs),
+}
+
+/// `baton bench`: with no subcommand, measures in one run and prints side by
+/// side (1) the loopback limit, a raw axum JSON echo driven by reqwest with 1
+/// and 32 connections; (2) the reference server's Graph calls/s with 1 and 32
+/// clients and their ratio to (1); (3) `baton run` against the reference
+/// server with --jobs 1 and the default: cases/s, steps/s and HTTP requests/s
+/// (the harness's own and the server's webhook POSTs), and the default's
+/// requests/s over the 32-connection echo rate, the harness efficiency; (4)
+/// model operations/s on one core; (5) time to detect and shrink each mutant,
+/// median over seeds.
+#[derive(clap::Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "Regenerating the README's Performance section:\n  baton bench --json > bench.json\n  baton bench --from bench.json --markdown"
+)]
+struct BenchArgs {
+    #[command(subcommand)]
+    what: Option<BenchWhat>,
+    /// Time per measured figure (the server bench in all, each `baton run`
+    /// configuration, the model), like 5s or 500ms.
+    #[arg(long, value_name = "DUR", value_parser = cli::parse_duration, default_value = "5s")]
+    duration: Duration,
+    /// Seeds per mutant for the detect and shrink medians (0: skip the mutants).
+    #[arg(long, default_value_t = 5)]
+    seeds: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Print the README's Performance figures (Markdown) instead of a table.
+    #[arg(long, conflicts_with = "json")]
+    markdown: bool,
+    /// Measure nothing: print the figures of an earlier `baton bench --json`.
+    #[arg(long, value_name = "FILE")]
+    from: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -127,9 +164,14 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve(args) => serve(args),
-        Command::Run(args) => cli::run(args),
+        Command::Run(args) => cli::run(*args),
         Command::Replay(args) => cli::replay(args),
-        Command::Bench { what } => bench(what),
+        Command::FuzzImport(args) => cli::fuzz::import(args),
+        Command::FuzzCorpus(args) => cli::fuzz::corpus(args),
+        Command::Bench(args) => match args.what {
+            Some(what) => bench(what),
+            None => bench_all(args),
+        },
     }
 }
 
@@ -199,6 +241,52 @@ fn bench(what: BenchWhat) -> ExitCode {
                 return ExitCode::from(1);
             }
         }
+    }
+    ExitCode::SUCCESS
+}
+
+fn bench_all(args: BenchArgs) -> ExitCode {
+    let figures = match &args.from {
+        Some(path) => {
+            let parsed = std::fs::read(path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()));
+            match parsed {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!(
+                        "error: {}: not the output of `baton bench --json`: {e}",
+                        path.display()
+                    );
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        None => {
+            let Some(rt) = runtime() else {
+                return ExitCode::from(1);
+            };
+            let cfg = baton::bench::AllConfig {
+                duration: args.duration,
+                seeds: args.seeds,
+                ..Default::default()
+            };
+            let progress = |what: &str| eprintln!("measuring {what}");
+            match rt.block_on(baton::bench::all(&cfg, &progress)) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+    };
+    if args.json {
+        print_json(&figures);
+    } else if args.markdown {
+        print!("{}", baton::bench::markdown(&figures));
+    } else {
+        print!("{}", baton::bench::table(&figures));
     }
     ExitCode::SUCCESS
 }

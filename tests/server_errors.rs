@@ -209,26 +209,7 @@ async fn every_row_of_the_error_table() {
     w.check(&h).await;
 }
 
-const DEFECTS: &[Defect] = &[
-    Defect::BadPath,
-    Defect::WrongNode,
-    Defect::UnknownEdge,
-    Defect::WrongMethod,
-    Defect::BodyNotJson,
-    Defect::RecipientMissing,
-    Defect::RecipientMalformed,
-    Defect::IdMalformed,
-    Defect::MessagingTypeMissing,
-    Defect::MessagingTypeUnknown,
-    Defect::MessageMissing,
-    Defect::MessageMalformed,
-    Defect::MetadataNotString,
-    Defect::DurationMissing,
-    Defect::DurationNotInteger,
-    Defect::PsidMissing,
-    Defect::MenuMalformed,
-    Defect::Other,
-];
+const DEFECTS: &[Defect] = Defect::ALL;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_first_failing_check_answers() {

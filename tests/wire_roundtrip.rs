@@ -17,26 +17,7 @@ use baton::wire::{
 };
 use proptest::prelude::*;
 
-const DEFECTS: &[Defect] = &[
-    Defect::BadPath,
-    Defect::WrongNode,
-    Defect::UnknownEdge,
-    Defect::WrongMethod,
-    Defect::BodyNotJson,
-    Defect::RecipientMissing,
-    Defect::RecipientMalformed,
-    Defect::IdMalformed,
-    Defect::MessagingTypeMissing,
-    Defect::MessagingTypeUnknown,
-    Defect::MessageMissing,
-    Defect::MessageMalformed,
-    Defect::MetadataNotString,
-    Defect::DurationMissing,
-    Defect::DurationNotInteger,
-    Defect::PsidMissing,
-    Defect::MenuMalformed,
-    Defect::Other,
-];
+const DEFECTS: &[Defect] = Defect::ALL;
 
 #[derive(Clone, Debug)]
 struct Page {

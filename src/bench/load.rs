@@ -18,7 +18,7 @@ use axum::http::StatusCode;
 use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use reqwest::Method;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -401,6 +401,8 @@ struct Tally {
     unexpected: u64,
     first_unexpected: Option<String>,
     elapsed: Duration,
+    /// CPU time the whole process (clients, server, receivers) used.
+    cpu_s: f64,
 }
 
 impl Tally {
@@ -501,15 +503,90 @@ async fn run(clients: &Clients, duration: Duration, graph_done: &Arc<AtomicU64>)
     total
 }
 
+/// CPU time (user and system) this process has used so far, in seconds,
+/// from /proc/self/stat (0 where there is none). Clock ticks are taken to
+/// be 1/100 s, as on every Linux baton runs on.
+pub fn process_cpu_s() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces): state is the
+    // 3rd field of the line, utime the 14th and stime the 15th.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(u), Some(s)) => (u + s) as f64 / 100.0,
+        _ => 0.0,
+    }
+}
+
 fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
+}
+
+/// An echo endpoint and its clients, ready to be measured in slices
+/// interleaved with other measurements (`baton bench` puts it between the
+/// `baton run` configurations it compares with it).
+pub struct EchoLoad {
+    echo: Served,
+    clients: Clients,
+}
+
+/// What one slice of [`EchoLoad::measure`] did.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EchoSlice {
+    pub requests: u64,
+    pub unexpected: u64,
+    pub elapsed: Duration,
+    /// CPU time the process used meanwhile.
+    pub cpu_s: f64,
+}
+
+impl EchoLoad {
+    /// Starts the echo endpoint with `clients` clients, each running the
+    /// echo version of the Graph script of `baton bench server`.
+    pub async fn start(clients: usize) -> std::io::Result<EchoLoad> {
+        let echo = Served::start(echo_router()).await?;
+        let (graph, echo_base) = ("http://graph.invalid", echo.url());
+        let clients = (0..clients)
+            .map(|i| {
+                let page = BenchPage::new(format!("{}", 7000 + i));
+                let script = graph_script(graph, &page, &format!("{}", 4_000 + i), true)
+                    .iter()
+                    .map(|c| c.for_echo(graph, &echo_base))
+                    .collect();
+                (client(), Arc::new(script))
+            })
+            .collect();
+        Ok(EchoLoad { echo, clients })
+    }
+
+    /// Drives the endpoint for about `duration`.
+    pub async fn measure(&self, duration: Duration) -> EchoSlice {
+        let cpu = process_cpu_s();
+        let t = run(&self.clients, duration, &Arc::new(AtomicU64::new(0))).await;
+        EchoSlice {
+            requests: t.requests(),
+            unexpected: t.unexpected,
+            elapsed: t.elapsed,
+            cpu_s: process_cpu_s() - cpu,
+        }
+    }
+
+    pub async fn stop(self) {
+        drop(self.clients);
+        self.echo.stop().await;
+    }
 }
 
 // ---------------------------------------------------------------------------
 // `baton bench server`.
 
 /// One measured configuration, summed over the rounds.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LoadRun {
     /// `echo` or `graph`.
     pub target: String,
@@ -525,6 +602,13 @@ pub struct LoadRun {
     pub p50_us: f64,
     pub p99_us: f64,
     pub max_us: f64,
+    /// CPU time the whole process used (clients and servers alike: they
+    /// all run in it), and per request. Unlike the rates, this does not
+    /// depend on how much of the machine the run got.
+    #[serde(default)]
+    pub cpu_s: f64,
+    #[serde(default)]
+    pub cpu_us_per_request: f64,
 }
 
 impl LoadRun {
@@ -542,12 +626,14 @@ impl LoadRun {
             p50_us: us(h.quantile(0.5)),
             p99_us: us(h.quantile(0.99)),
             max_us: us(h.max()),
+            cpu_s: t.cpu_s,
+            cpu_us_per_request: t.cpu_s * 1e6 / t.requests().max(1) as f64,
         }
     }
 }
 
 /// A Graph run's rate over the echo rate with as many clients.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LoadRatio {
     pub layout: String,
     pub clients: usize,
@@ -555,7 +641,7 @@ pub struct LoadRatio {
     pub ratio: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ServerFigures {
     /// Rounds of all configurations, interleaved so that a change in the
     /// machine's load hits every configuration alike.
@@ -659,9 +745,11 @@ pub async fn server(duration: Duration) -> ServerFigures {
     let mut tallies: Vec<Tally> = vec![Tally::default(); configs.len()];
     for _ in 0..rounds {
         for ((_, _, clients), total) in configs.iter().zip(tallies.iter_mut()) {
+            let cpu = process_cpu_s();
             let t = run(clients, slice, &counter).await;
             total.merge(&t);
             total.elapsed += t.elapsed;
+            total.cpu_s += process_cpu_s() - cpu;
         }
     }
 
@@ -1094,6 +1182,19 @@ mod tests {
             })
         );
         assert_eq!(Memory::parse("Name:\tbaton\n"), None);
+    }
+
+    #[test]
+    fn process_cpu_time_grows_with_work() {
+        let before = process_cpu_s();
+        let start = Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < Duration::from_millis(60) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        if cfg!(target_os = "linux") {
+            assert!(process_cpu_s() > before, "{x}");
+        }
     }
 
     #[test]

@@ -1,10 +1,14 @@
 //! The `run` and `replay` subcommands: argument parsing and printing only;
-//! the work is in `baton::harness`.
+//! the work is in `baton::harness` and `baton::report`.
+
+pub mod fuzz;
+mod progress;
 
 use baton::generate::Weights;
 use baton::harness::counterexample::Counterexample;
 use baton::harness::{RunConfig, TargetSpec};
 use baton::model::Family;
+use baton::report::{Baseline, Report};
 use baton::server::Mutant;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -78,6 +82,31 @@ pub struct RunArgs {
     /// Switch on a deliberate bug in the embedded server (see `baton serve --list-mutants`).
     #[arg(long = "mutant", value_name = "NAME", conflicts_with = "target")]
     mutants: Vec<String>,
+    /// End every case with 2-4 branches of calls issued concurrently on the
+    /// same thread(s), and check the outcome is linearizable (RACE-1).
+    #[arg(long)]
+    concurrent: bool,
+    /// Write report.json, junit.xml, report.md and report.html to this directory.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
+    /// Known deviations (TOML: RULE-ID = "reason"): they are reported as
+    /// expected and neither fail nor stop the run.
+    #[arg(long, value_name = "FILE")]
+    expect: Option<PathBuf>,
+    /// Write this run's deviations to FILE (TOML, as --expect reads it),
+    /// keeping the reasons of --expect; the run looks for every deviating
+    /// rule instead of stopping at the first failure.
+    #[arg(long, value_name = "FILE")]
+    update_expect: Option<PathBuf>,
+    /// No progress bar or progress lines on stderr (the summary still goes to stdout).
+    #[arg(long, short)]
+    quiet: bool,
+    /// Progress on stderr: `text` (a bar on a terminal, a line a minute
+    /// otherwise) or `json` (one object per event: started, case_started
+    /// (every 100th), progress (at most once a second), divergence,
+    /// shrink_step, counterexample, finished).
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: progress::LogFormat,
 }
 
 /// Play a counterexample again (exit 0: no longer reproduces; 1: still does).
@@ -100,6 +129,13 @@ pub struct ReplayArgs {
     /// Switch on a deliberate bug in the embedded server.
     #[arg(long = "mutant", value_name = "NAME", conflicts_with = "target")]
     mutants: Vec<String>,
+    /// Write report.json, junit.xml, report.md and report.html for this replay to DIR.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
+    /// Known deviations (TOML), to mark the replayed one as expected in the
+    /// report (the exit code still says whether it reproduces).
+    #[arg(long, value_name = "FILE")]
+    expect: Option<PathBuf>,
 }
 
 fn parse_family(s: &str) -> Result<Family, String> {
@@ -235,27 +271,77 @@ pub fn run(a: RunArgs) -> ExitCode {
         cfg.jobs = j;
     }
     cfg.strict = a.strict;
+    cfg.concurrent = a.concurrent;
     cfg.webhook_base = a.webhook_base;
     cfg.quiet = Duration::from_millis(a.quiet_ms);
     cfg.out_dir = a.out;
     cfg.snapshot_dir = a.snapshots;
+    let baseline = match &a.expect {
+        Some(f) => match Baseline::load(f) {
+            Ok(b) => b,
+            Err(e) => return usage(e),
+        },
+        None => Baseline::default(),
+    };
+    cfg.expect = baseline.0.clone();
+    cfg.keep_going = a.update_expect.is_some();
+    let progress = progress::Progress::new(a.log_format, a.quiet, cfg.cases, cfg.time_limit);
+    cfg.observer = progress.observer();
     let what = cfg
         .target
         .as_ref()
         .map_or("the embedded reference server".to_string(), |t| {
             t.graph.clone()
         });
-    eprintln!(
-        "baton {}: testing {what} with {} workers, seed {seed}",
-        env!("CARGO_PKG_VERSION"),
-        cfg.jobs
-    );
+    if !a.quiet && a.log_format == progress::LogFormat::Text {
+        eprintln!(
+            "baton {}: testing {what} with {} workers, seed {seed}",
+            env!("CARGO_PKG_VERSION"),
+            cfg.jobs
+        );
+    }
     match runtime().block_on(baton::harness::run(cfg)) {
         Ok(report) => {
+            let full = Report::from_run(&report);
+            progress.finish(serde_json::json!({
+                "cases": report.cases,
+                "steps": report.steps,
+                "elapsed_ms": report.elapsed.as_millis() as u64,
+                "exit_code": report.exit_code(),
+                "verdict": full.verdict,
+                "counterexamples": full.counterexamples().iter().map(|c| &c.id).collect::<Vec<_>>(),
+            }));
             print!("{}", report.summary());
+            if let Some(dir) = &a.report {
+                match full.write_all(dir) {
+                    Ok(files) => {
+                        let names: Vec<String> =
+                            files.iter().map(|f| f.display().to_string()).collect();
+                        println!("report: {}", names.join(", "));
+                    }
+                    Err(e) => {
+                        eprintln!("error: cannot write the report to {}: {e}", dir.display());
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            if let Some(f) = &a.update_expect {
+                let updated = Baseline::of_run(&report, &baseline);
+                if let Err(e) = updated.save(f) {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+                println!(
+                    "expectations: {} deviating rule(s) written to {}",
+                    updated.0.len(),
+                    f.display()
+                );
+            }
             ExitCode::from(report.exit_code())
         }
         Err(e) => {
+            progress
+                .finish(serde_json::json!({"error": e.to_string(), "exit_code": e.exit_code()}));
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code())
         }
@@ -275,6 +361,28 @@ pub fn replay(a: ReplayArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return usage(e),
     };
+    let baseline = match &a.expect {
+        Some(f) => match Baseline::load(f) {
+            Ok(b) => b,
+            Err(e) => return usage(e),
+        },
+        None => Baseline::default(),
+    };
+    let graph = target
+        .as_ref()
+        .map_or("the embedded reference server".to_string(), |t| {
+            t.graph.clone()
+        });
+    let config = RunConfig {
+        target: target.clone(),
+        mutants: mutants.clone(),
+        cases: 1,
+        seed: c.seed.unwrap_or(0),
+        expect: baseline.0.clone(),
+        ..RunConfig::default()
+    }
+    .redacted();
+    let started = std::time::Instant::now();
     println!(
         "replaying {} ({} steps, filed under {})",
         a.file.display(),
@@ -286,10 +394,35 @@ pub fn replay(a: ReplayArgs) -> ExitCode {
             for line in &trace {
                 println!("{line}");
             }
+            let report = Report::from_replay(
+                &c,
+                divergence.clone(),
+                &graph,
+                started.elapsed(),
+                config,
+                baseline.0.clone(),
+            );
+            if let Some(dir) = &a.report {
+                match report.write_all(dir) {
+                    Ok(files) => {
+                        let names: Vec<String> =
+                            files.iter().map(|f| f.display().to_string()).collect();
+                        println!("report: {}", names.join(", "));
+                    }
+                    Err(e) => {
+                        eprintln!("error: cannot write the report to {}: {e}", dir.display());
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            let expected = divergence.as_ref().and_then(|d| baseline.0.get(&d.rule()));
             match divergence {
                 Some(d) => {
                     println!("\nstill reproduces: {}", d.headline());
                     println!("--- expected\n{}\n+++ observed\n{}", d.expected, d.observed);
+                    if let Some(reason) = expected {
+                        println!("(a known deviation, --expect: {reason})");
+                    }
                     ExitCode::from(1)
                 }
                 None => {

@@ -32,6 +32,10 @@ pub struct Counterexample {
     pub case_index: Option<u64>,
     /// The target's Graph URL (no credentials).
     pub target: String,
+    /// The branches played concurrently after `case` (`baton run
+    /// --concurrent`), and how often the case failed when repeated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrent: Option<super::concurrent::ConcurrentPart>,
 }
 
 impl Counterexample {
@@ -45,13 +49,17 @@ impl Counterexample {
             seed: None,
             case_index: None,
             target: target.to_string(),
+            concurrent: None,
         }
     }
 
     /// A stable hash of the operations and the page they run on (FNV-1a).
     pub fn hash(&self) -> String {
-        let text =
-            serde_json::to_string(&(&self.case.setup, &self.case.ops)).expect("cases serialize");
+        let text = match &self.concurrent {
+            None => serde_json::to_string(&(&self.case.setup, &self.case.ops)),
+            Some(c) => serde_json::to_string(&(&self.case.setup, &self.case.ops, &c.branches)),
+        }
+        .expect("cases serialize");
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for b in text.bytes() {
             h ^= b as u64;
@@ -84,12 +92,16 @@ impl Counterexample {
         let _ = writeln!(s, "rule: {} ({})", rules.join(", "), self.rule.summary());
         let _ = writeln!(
             s,
-            "verdict: {}",
+            "verdict: {}{}",
             if d.strict {
                 "fails (MUST)"
             } else {
                 "non-strict deviation"
-            }
+            },
+            self.concurrent
+                .as_ref()
+                .map(|c| format!(", {}", c.verdict()))
+                .unwrap_or_default()
         );
         let setup = &self.case.setup.setup;
         let _ = writeln!(s, "page {} at {} ms", setup.page_id, setup.now_ms);
@@ -115,6 +127,9 @@ impl Counterexample {
         for (i, op) in self.case.ops.iter().enumerate() {
             let mark = if i == d.step { ">>" } else { "  " };
             let _ = writeln!(s, "{mark} {i}. {op}");
+        }
+        if let Some(c) = &self.concurrent {
+            let _ = write!(s, "{}", c.side_by_side(self.case.ops.len()));
         }
         let _ = writeln!(s, "at step {}, the {:?} differs:", d.step, d.kind);
         let _ = writeln!(s, "--- expected");

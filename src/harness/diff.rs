@@ -235,7 +235,20 @@ pub fn probe(
         ) => w.app_id == g.app_id,
         _ => false,
     };
-    let rules = if op.psid().is_some_and(|p| p != psid) {
+    // Shown or hidden when it should not be: the view itself is wrong.
+    let wrong_visibility = match (want, got) {
+        (
+            Ok(GraphSuccess::ThreadOwner(Some(w))),
+            Ok(ObservedAnswer {
+                answer: Ok(GraphSuccess::ThreadOwner(Some(g))),
+                ..
+            }),
+        ) => w.expiration == g.expiration && w.app_id.is_none() != g.app_id.is_none(),
+        _ => false,
+    };
+    let rules = if wrong_visibility {
+        vec![Rule::Auth4]
+    } else if op.psid().is_some_and(|p| p != psid) {
         vec![Rule::Ctrl6]
     } else if expected.is_refusal() {
         vec![Rule::Ctrl5, expected.decided_by]

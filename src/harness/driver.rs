@@ -71,15 +71,15 @@ pub struct Played {
 
 /// One case in progress on one page of the target.
 pub struct Session<'a> {
-    target: &'a Target,
-    sink: &'a Sink,
-    opts: &'a DriverOptions,
-    generation: u64,
-    creds: Vec<AppCredentials>,
-    model: State,
+    pub(super) target: &'a Target,
+    pub(super) sink: &'a Sink,
+    pub(super) opts: &'a DriverOptions,
+    pub(super) generation: u64,
+    pub(super) creds: Vec<AppCredentials>,
+    pub(super) model: State,
     /// The message ids the target gave each PSID's transcript, in order.
-    mids: HashMap<String, Vec<String>>,
-    requests: u64,
+    pub(super) mids: HashMap<String, Vec<String>>,
+    pub(super) requests: u64,
 }
 
 impl<'a> Session<'a> {

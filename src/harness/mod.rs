@@ -7,10 +7,12 @@
 //! collecting webhooks through the [`sink`]; the [`diff`] names the rules a
 //! difference breaks; [`shrink`] minimizes; [`counterexample`] stores.
 
+pub mod concurrent;
 pub mod counterexample;
 pub mod diff;
 pub mod driver;
 pub mod kill;
+pub mod linearize;
 pub mod run;
 pub mod shrink;
 pub mod sink;

@@ -195,7 +195,9 @@ pub fn simpler(op: &Op, psids: &[String]) -> Vec<Op> {
     {
         for earlier in &psids[..k] {
             let mut v = op.clone();
-            set_psid(&mut v, earlier);
+            if let Some(p) = v.psid_mut() {
+                *p = earlier.clone();
+            }
             out.push(v);
         }
     }
@@ -264,33 +266,6 @@ pub fn simpler(op: &Op, psids: &[String]) -> Vec<Op> {
         _ => {}
     }
     out
-}
-
-/// Points an operation at another PSID.
-fn set_psid(op: &mut Op, to: &str) {
-    let slot = match op {
-        Op::Graph(g) => match &mut g.call {
-            Call::Send { psid, .. }
-            | Call::Pass { psid, .. }
-            | Call::Take { psid, .. }
-            | Call::Request { psid, .. }
-            | Call::Release { psid }
-            | Call::Extend { psid, .. }
-            | Call::ThreadOwner { psid }
-            | Call::SetUserMenu { psid, .. }
-            | Call::DeleteUserMenu { psid } => psid,
-            _ => return,
-        },
-        Op::User(
-            UserEvent::Message { psid, .. }
-            | UserEvent::Postback { psid, .. }
-            | UserEvent::Menu { psid, .. }
-            | UserEvent::AdEntry { psid, .. },
-        ) => psid,
-        Op::Inbox { psid, .. } => psid,
-        Op::Clock { .. } | Op::Roles { .. } => return,
-    };
-    *slot = to.to_string();
 }
 
 fn simpler_call(call: &Call) -> Vec<Call> {

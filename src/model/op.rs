@@ -73,6 +73,22 @@ pub enum Op {
 }
 
 impl Op {
+    /// The PSID the operation is about, for changing it (the shrinker
+    /// tries earlier PSIDs).
+    pub fn psid_mut(&mut self) -> Option<&mut Psid> {
+        match self {
+            Op::Graph(g) => g.call.psid_mut(),
+            Op::User(
+                UserEvent::Message { psid, .. }
+                | UserEvent::Postback { psid, .. }
+                | UserEvent::Menu { psid, .. }
+                | UserEvent::AdEntry { psid, .. },
+            ) => Some(psid),
+            Op::Inbox { psid, .. } => Some(psid),
+            Op::Clock { .. } | Op::Roles { .. } => None,
+        }
+    }
+
     /// The PSID the operation is about; `None` for page-wide operations.
     pub fn psid(&self) -> Option<&Psid> {
         match self {
@@ -304,6 +320,22 @@ impl Call {
         }
     }
 
+    /// The PSID the call is about, for changing it.
+    pub fn psid_mut(&mut self) -> Option<&mut Psid> {
+        match self {
+            Call::Send { psid, .. }
+            | Call::Pass { psid, .. }
+            | Call::Take { psid, .. }
+            | Call::Request { psid, .. }
+            | Call::Release { psid }
+            | Call::Extend { psid, .. }
+            | Call::ThreadOwner { psid }
+            | Call::SetUserMenu { psid, .. }
+            | Call::DeleteUserMenu { psid } => Some(psid),
+            _ => None,
+        }
+    }
+
     /// The PSID the call is about, if any.
     pub fn psid(&self) -> Option<&Psid> {
         match self {
@@ -373,6 +405,28 @@ pub enum Defect {
 }
 
 impl Defect {
+    /// Every defect, in declaration order.
+    pub const ALL: &'static [Defect] = &[
+        Defect::BadPath,
+        Defect::WrongNode,
+        Defect::UnknownEdge,
+        Defect::WrongMethod,
+        Defect::BodyNotJson,
+        Defect::RecipientMissing,
+        Defect::RecipientMalformed,
+        Defect::IdMalformed,
+        Defect::MessagingTypeMissing,
+        Defect::MessagingTypeUnknown,
+        Defect::MessageMissing,
+        Defect::MessageMalformed,
+        Defect::MetadataNotString,
+        Defect::DurationMissing,
+        Defect::DurationNotInteger,
+        Defect::PsidMissing,
+        Defect::MenuMalformed,
+        Defect::Other,
+    ];
+
     pub fn stage(self) -> Stage {
         match self {
             Defect::BadPath => Stage::Path,

@@ -34,6 +34,24 @@ pub struct DeliveryConfig {
     pub queue_capacity: usize,
     /// Most events sent in one POST.
     pub max_batch: usize,
+    /// Hand each signed delivery to this hook instead of POSTing it (tests
+    /// and fuzzing, with no sockets). Everything else (queues, batching,
+    /// envelopes, signatures, retries, mutant faults) is unchanged.
+    pub capture: Option<Capture>,
+}
+
+/// A delivery hook: called with the receiver's webhook URL, the exact body
+/// and its `X-Hub-Signature-256` value; `true` acknowledges (as a 2xx).
+#[derive(Clone)]
+pub struct Capture(pub Arc<CaptureFn>);
+
+/// `(webhook_url, body, signature) -> acknowledged`.
+pub type CaptureFn = dyn Fn(&str, &[u8], &str) -> bool + Send + Sync;
+
+impl std::fmt::Debug for Capture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Capture(..)")
+    }
 }
 
 impl Default for DeliveryConfig {
@@ -44,6 +62,7 @@ impl Default for DeliveryConfig {
             backoff: Duration::from_millis(200),
             queue_capacity: 10_000,
             max_batch: 50,
+            capture: None,
         }
     }
 }
@@ -131,7 +150,8 @@ struct Page {
 
 impl Outbox {
     /// Starts one sending task per receiver. `clock` is the page's virtual
-    /// clock in ms, read when an envelope is built (its `time`).
+    /// clock in ms, read when an envelope is built (its `time`); `posts`
+    /// counts every webhook POST made (first attempts, retries, duplicates).
     pub fn start(
         setup: Arc<Setup>,
         clock: Arc<AtomicU64>,
@@ -139,6 +159,7 @@ impl Outbox {
         http: reqwest::Client,
         config: Arc<DeliveryConfig>,
         faults: DeliveryFaults,
+        posts: Arc<AtomicU64>,
     ) -> Outbox {
         let cancelled = Arc::new(AtomicBool::new(false));
         let page = Page { setup, clock };
@@ -161,6 +182,7 @@ impl Outbox {
                     faults,
                     counters: counters.clone(),
                     cancelled: cancelled.clone(),
+                    posts: posts.clone(),
                 };
                 tokio::spawn(worker.run());
                 Queue {
@@ -262,6 +284,7 @@ struct Worker {
     faults: DeliveryFaults,
     counters: Arc<Counters>,
     cancelled: Arc<AtomicBool>,
+    posts: Arc<AtomicU64>,
 }
 
 impl Worker {
@@ -311,6 +334,13 @@ impl Worker {
                     return false;
                 }
             }
+            if let Some(capture) = &self.config.capture {
+                if (capture.0)(&self.receiver.webhook_url, body, &signature) {
+                    return true;
+                }
+                continue;
+            }
+            self.posts.fetch_add(1, Ordering::Relaxed);
             let sent = self
                 .http
                 .post(&self.receiver.webhook_url)

@@ -18,7 +18,7 @@ pub mod delivery;
 mod graph;
 pub mod mutants;
 
-pub use delivery::{DeliveryConfig, QueueStats};
+pub use delivery::{Capture, DeliveryConfig, QueueStats};
 pub use mutants::{Mutant, Mutants};
 
 use crate::model::{Outcome, State};
@@ -136,6 +136,8 @@ pub struct Platform {
     tokens: RwLock<HashMap<String, String>>,
     /// Makes message ids unique across pages and resets.
     resets: AtomicU64,
+    /// Webhook POSTs made by the delivery workers of every page.
+    webhook_posts: Arc<AtomicU64>,
 }
 
 impl Platform {
@@ -151,11 +153,19 @@ impl Platform {
             pages: RwLock::new(HashMap::new()),
             tokens: RwLock::new(HashMap::new()),
             resets: AtomicU64::new(0),
+            webhook_posts: Arc::new(AtomicU64::new(0)),
         })
     }
 
     pub fn config(&self) -> &ServerConfig {
         &self.config
+    }
+
+    /// Webhook POSTs the delivery workers made so far, over all pages
+    /// (first attempts, retries and duplicates): the HTTP requests the
+    /// platform makes, beside those it answers (`baton bench`).
+    pub fn webhook_posts(&self) -> u64 {
+        self.webhook_posts.load(Ordering::Relaxed)
     }
 
     /// The axum router: the control API under `/conformance`, the Graph API
@@ -178,6 +188,13 @@ impl Platform {
         let page = self.page(page_id)?;
         let outbox = page.lock().expect("page lock").outbox.clone();
         Some(outbox.stats())
+    }
+
+    /// A copy of a page's model state; `None` for a page never reset. For
+    /// tests and fuzzing ("a refused call changes no state").
+    pub fn page_state(&self, page_id: &str) -> Option<State> {
+        let page = self.page(page_id)?;
+        Some(page.lock().expect("page lock").state.clone())
     }
 
     fn page(&self, page_id: &str) -> Option<Arc<Mutex<Page>>> {
@@ -232,6 +249,7 @@ impl Platform {
             self.http.clone(),
             Arc::new(self.config.delivery.clone()),
             self.config.mutants.delivery_faults(),
+            self.webhook_posts.clone(),
         );
         let page = Page {
             state: State::with_mid_prefix(setup, format!("{page_id}.{n}")),

@@ -772,27 +772,8 @@ mod tests {
     #[test]
     fn every_defect_round_trips() {
         let (setup, creds) = page();
-        let defects = [
-            Defect::BadPath,
-            Defect::WrongNode,
-            Defect::UnknownEdge,
-            Defect::WrongMethod,
-            Defect::BodyNotJson,
-            Defect::RecipientMissing,
-            Defect::RecipientMalformed,
-            Defect::IdMalformed,
-            Defect::MessagingTypeMissing,
-            Defect::MessagingTypeUnknown,
-            Defect::MessageMissing,
-            Defect::MessageMalformed,
-            Defect::MetadataNotString,
-            Defect::DurationMissing,
-            Defect::DurationNotInteger,
-            Defect::PsidMissing,
-            Defect::MenuMalformed,
-            Defect::Other,
-        ];
-        for &defect in &defects {
+        let defects = Defect::ALL;
+        for &defect in defects {
             for &edge in Edge::ALL {
                 let op = GraphOp::by(AppIx(1), Call::Malformed { edge, defect });
                 let (req, back) = round_trip(&op);

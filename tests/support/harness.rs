@@ -19,6 +19,7 @@ pub fn fast_delivery() -> DeliveryConfig {
         backoff: Duration::from_millis(20),
         queue_capacity: 1000,
         max_batch: 50,
+        capture: None,
     }
 }
 

@@ -1,0 +1,256 @@
+//! Sequence diagrams of counterexamples, as data: who called whom, what was
+//! answered, which webhooks went where, what the user received. Drawn by
+//! the model (replaying the case through [`apply`]), so every step shows
+//! what a correct platform does; the diverging step is marked, with the
+//! expected and observed text of the divergence.
+//!
+//! Rendered as Mermaid by [`super::markdown`] and as SVG by [`super::html`].
+
+use crate::harness::counterexample::Counterexample;
+use crate::harness::diff::{event_text, graph_text};
+use crate::model::{Answer, Caller, ControlSuccess, InboxAction, Op, Party, State, apply};
+
+/// A lifeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Participant {
+    /// A short identifier (`U`, `A0`, `I`, `P`, `X`).
+    pub id: String,
+    /// What the diagram shows.
+    pub label: String,
+}
+
+/// What an arrow stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArrowKind {
+    /// A Graph API call or a control-API action.
+    Call,
+    /// The platform's answer to a call.
+    Answer,
+    /// A webhook delivery to an app.
+    Webhook,
+    /// A message reaching the user.
+    ToUser,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Item {
+    Arrow {
+        from: usize,
+        to: usize,
+        kind: ArrowKind,
+        text: String,
+    },
+    /// A note spanning the given participants (first and last index).
+    Note { over: (usize, usize), text: String },
+}
+
+/// One step of the case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub index: usize,
+    pub op: String,
+    pub items: Vec<Item>,
+    /// The step where the target diverged.
+    pub diverges: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagram {
+    pub participants: Vec<Participant>,
+    pub steps: Vec<Step>,
+}
+
+const USER: usize = 0;
+
+impl Diagram {
+    /// The diagram of a counterexample: every step up to the diverging one.
+    pub fn of(c: &Counterexample) -> Diagram {
+        let setup = &c.case.setup.setup;
+        let n = setup.apps.len();
+        let uses_anon = c
+            .case
+            .ops
+            .iter()
+            .any(|op| matches!(op, Op::Graph(g) if !matches!(g.caller, Caller::App(_))));
+        // The platform is the rightmost lifeline: every arrow starts or ends
+        // there, so labels written from an arrow's left end never run off.
+        let anon = n + 1;
+        let inbox = n + 1 + usize::from(uses_anon);
+        let platform = inbox + 1;
+        let mut participants = vec![Participant {
+            id: "U".into(),
+            label: "User".into(),
+        }];
+        for (i, a) in setup.apps.iter().enumerate() {
+            let primary = if setup.primary.is_some_and(|p| p.index() == i) {
+                ", primary"
+            } else {
+                ""
+            };
+            participants.push(Participant {
+                id: format!("A{i}"),
+                label: format!("app {i} ({}{primary})", a.app_id),
+            });
+        }
+        if uses_anon {
+            participants.push(Participant {
+                id: "X".into(),
+                label: "no valid token".into(),
+            });
+        }
+        participants.push(Participant {
+            id: "I".into(),
+            label: "Page Inbox".into(),
+        });
+        participants.push(Participant {
+            id: "P".into(),
+            label: "Platform".into(),
+        });
+        let d = &c.divergence;
+        let mut state = State::new(setup.clone());
+        let mut steps = Vec::new();
+        for (i, op) in c.case.ops.iter().enumerate().take(d.step + 1) {
+            let out = apply(&mut state, op);
+            let mut items = Vec::new();
+            let caller = match op {
+                Op::Graph(g) => Some(match g.caller {
+                    Caller::App(a) => 1 + a.index(),
+                    _ => anon,
+                }),
+                Op::User(_) => Some(USER),
+                Op::Inbox { .. } => Some(inbox),
+                Op::Clock { .. } | Op::Roles { .. } => None,
+            };
+            let op_text = op.to_string();
+            match (caller, op) {
+                (Some(from), Op::Graph(_)) => items.push(Item::Arrow {
+                    from,
+                    to: platform,
+                    kind: ArrowKind::Call,
+                    text: call_text(&op_text),
+                }),
+                (Some(from), _) => items.push(Item::Arrow {
+                    from,
+                    to: platform,
+                    kind: ArrowKind::Call,
+                    text: user_or_inbox_text(op),
+                }),
+                (None, _) => items.push(Item::Note {
+                    over: (platform, platform),
+                    text: op_text.clone(),
+                }),
+            }
+            for dl in &out.deliveries {
+                items.push(Item::Arrow {
+                    from: platform,
+                    to: 1 + dl.app.index(),
+                    kind: ArrowKind::Webhook,
+                    text: format!("[{}] {}", dl.channel.as_str(), event_text(&dl.event)),
+                });
+            }
+            for r in &out.received {
+                let from = match r.entry.from {
+                    Party::App(a) => format!("app {}", a.0),
+                    Party::PageInbox => "Page Inbox".into(),
+                };
+                items.push(Item::Arrow {
+                    from: platform,
+                    to: USER,
+                    kind: ArrowKind::ToUser,
+                    text: format!(
+                        "psid {}: {} from {from} {:?}",
+                        r.psid,
+                        r.entry.kind.as_str(),
+                        r.entry.text
+                    ),
+                });
+            }
+            if let (Some(to), Answer::Graph(a)) = (caller, &out.answer) {
+                items.push(Item::Arrow {
+                    from: platform,
+                    to,
+                    kind: ArrowKind::Answer,
+                    text: graph_text(a),
+                });
+            } else if let (Some(to), Answer::Control(Err(e))) = (caller, &out.answer) {
+                items.push(Item::Arrow {
+                    from: platform,
+                    to,
+                    kind: ArrowKind::Answer,
+                    text: format!("refused: {e}"),
+                });
+            } else if let (Op::Clock { .. }, Answer::Control(Ok(ControlSuccess::NowMs(now)))) =
+                (op, &out.answer)
+            {
+                items.push(Item::Note {
+                    over: (platform, platform),
+                    text: format!("now {now} ms"),
+                });
+            }
+            if i == d.step {
+                let rules: Vec<&str> = d.rules.iter().map(|r| r.id()).collect();
+                items.push(Item::Note {
+                    over: (0, platform),
+                    text: format!(
+                        "DIVERGES here: {} ({}): {}",
+                        rules.join(", "),
+                        if d.strict { "MUST" } else { "non-strict" },
+                        d.headline()
+                            .split_once(": the ")
+                            .map_or(String::new(), |(_, k)| format!("the {k}"))
+                    ),
+                });
+                items.push(Item::Note {
+                    over: (0, platform),
+                    text: format!("expected: {}", one_line(&d.expected)),
+                });
+                items.push(Item::Note {
+                    over: (0, platform),
+                    text: format!("observed: {}", one_line(&d.observed)),
+                });
+            }
+            steps.push(Step {
+                index: i,
+                op: op_text,
+                items,
+                diverges: i == d.step,
+            });
+        }
+        Diagram {
+            participants,
+            steps,
+        }
+    }
+}
+
+/// `app 2 take_thread_control psid 1` without the caller, which the arrow shows.
+fn call_text(op: &str) -> String {
+    let rest = op
+        .strip_prefix("app ")
+        .and_then(|r| r.split_once(' ').map(|(_, t)| t))
+        .unwrap_or(op);
+    rest.to_string()
+}
+
+fn user_or_inbox_text(op: &Op) -> String {
+    match op {
+        Op::User(u) => u.to_string(),
+        Op::Inbox { psid, action } => match action {
+            InboxAction::Reply { text } => format!("psid {psid} reply {text:?}"),
+            a => format!("psid {psid} {}", a.as_str()),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// Several lines joined with ` / `, cut to a readable length.
+pub fn one_line(s: &str) -> String {
+    let joined: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let t = joined.join(" / ");
+    if t.chars().count() > 160 {
+        let cut: String = t.chars().take(157).collect();
+        format!("{cut}...")
+    } else {
+        t
+    }
+}

@@ -223,6 +223,21 @@ fn set_weight(w: &mut Weights, spec: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Writes the four report files and lists them; exit code 2 when it cannot.
+fn write_report(report: &baton::report::Report, dir: &std::path::Path) -> Result<(), ExitCode> {
+    match report.write_all(dir) {
+        Ok(files) => {
+            let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            println!("report: {}", names.join(", "));
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("error: cannot write the report to {}: {e}", dir.display());
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
 fn usage(msg: String) -> ExitCode {
     eprintln!("error: {msg}");
     ExitCode::from(2)
@@ -312,18 +327,10 @@ pub fn run(a: RunArgs) -> ExitCode {
                 "counterexamples": full.counterexamples().iter().map(|c| &c.id).collect::<Vec<_>>(),
             }));
             print!("{}", report.summary());
-            if let Some(dir) = &a.report {
-                match full.write_all(dir) {
-                    Ok(files) => {
-                        let names: Vec<String> =
-                            files.iter().map(|f| f.display().to_string()).collect();
-                        println!("report: {}", names.join(", "));
-                    }
-                    Err(e) => {
-                        eprintln!("error: cannot write the report to {}: {e}", dir.display());
-                        return ExitCode::from(2);
-                    }
-                }
+            if let Some(dir) = &a.report
+                && let Err(code) = write_report(&full, dir)
+            {
+                return code;
             }
             if let Some(f) = &a.update_expect {
                 let updated = Baseline::of_run(&report, &baseline);
@@ -402,18 +409,10 @@ pub fn replay(a: ReplayArgs) -> ExitCode {
                 config,
                 baseline.0.clone(),
             );
-            if let Some(dir) = &a.report {
-                match report.write_all(dir) {
-                    Ok(files) => {
-                        let names: Vec<String> =
-                            files.iter().map(|f| f.display().to_string()).collect();
-                        println!("report: {}", names.join(", "));
-                    }
-                    Err(e) => {
-                        eprintln!("error: cannot write the report to {}: {e}", dir.display());
-                        return ExitCode::from(2);
-                    }
-                }
+            if let Some(dir) = &a.report
+                && let Err(code) = write_report(&report, dir)
+            {
+                return code;
             }
             let expected = divergence.as_ref().and_then(|d| baseline.0.get(&d.rule()));
             match divergence {

@@ -633,20 +633,8 @@ async fn work(
             }
         };
         let mut c = Counterexample::new(shrunk.case, shrunk.divergence, &worker.target.graph);
-        c.case.setup.setup.page_id = CASE_PAGE_ID.to_string();
         c.shrink = Some(shrunk.stats);
-        c.seed = Some(cfg.seed);
-        c.case_index = Some(index);
-        if let Some(st) = &c.shrink {
-            cfg.emit(RunEvent::Counterexample {
-                case_index: index,
-                rule: c.rule,
-                steps: st.steps_after,
-                replays: st.replays,
-                shrink_ms: st.millis,
-            });
-        }
-        shared.found.lock().expect("lock").push(c);
+        record(&cfg, &shared, c, index);
         if fails {
             return;
         }
@@ -772,7 +760,7 @@ async fn work_concurrent(
         step: d.step,
         headline: d.headline(),
     });
-    let mut c = if played.in_prefix {
+    let c = if played.in_prefix {
         // An ordinary divergence in the sequential prefix.
         let mut observed = Observed {
             worker: &mut *worker,
@@ -832,6 +820,13 @@ async fn work_concurrent(
         c.shrink = Some(shrunk.stats);
         c
     };
+    record(cfg, shared, c, index);
+    !fails
+}
+
+/// Files a shrunk counterexample under the run: the canonical page id,
+/// the seed and case number that produced it, and an event for the log.
+fn record(cfg: &RunConfig, shared: &Shared, mut c: Counterexample, index: u64) {
     c.case.setup.setup.page_id = CASE_PAGE_ID.to_string();
     c.seed = Some(cfg.seed);
     c.case_index = Some(index);
@@ -845,7 +840,6 @@ async fn work_concurrent(
         });
     }
     shared.found.lock().expect("lock").push(c);
-    !fails
 }
 
 /// A worker whose replays are reported as shrink steps.

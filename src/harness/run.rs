@@ -589,33 +589,11 @@ async fn work(
             divergences: shared.divergences.load(Ordering::SeqCst),
         });
         let Some(d) = played.divergence else { continue };
-        let expected = cfg.expect.contains_key(&d.rule());
-        let fails = (d.fails(cfg.strict) && !expected && !cfg.keep_going) || cfg.stop_on_deviation;
-        if fails {
-            // The first failure ends the run; later ones are not shrunk.
-            if shared.stop.swap(true, Ordering::SeqCst) {
-                return;
-            }
-            *shared.first_failure.lock().expect("lock") = Some(Instant::now());
-        } else if shared
-            .deviated
-            .lock()
-            .expect("lock")
-            .insert(d.rule(), ())
-            .is_some()
-        {
-            continue;
-        }
-        shared.divergences.fetch_add(1, Ordering::SeqCst);
-        cfg.emit(RunEvent::Divergence {
-            case_index: index,
-            rule: d.rule(),
-            rules: d.rules.clone(),
-            strict: d.strict,
-            expected,
-            step: d.step,
-            headline: d.headline(),
-        });
+        let fails = match triage(&cfg, &shared, index, &d) {
+            Triage::Shrink { fails } => fails,
+            Triage::Skip => continue,
+            Triage::Stop => return,
+        };
         let mut observed = Observed {
             worker: &mut worker,
             cfg: &cfg,
@@ -734,32 +712,11 @@ async fn work_concurrent(
     let Some(d) = played.divergence else {
         return true;
     };
-    let expected = cfg.expect.contains_key(&d.rule());
-    let fails = (d.fails(cfg.strict) && !expected && !cfg.keep_going) || cfg.stop_on_deviation;
-    if fails {
-        if shared.stop.swap(true, Ordering::SeqCst) {
-            return false;
-        }
-        *shared.first_failure.lock().expect("lock") = Some(Instant::now());
-    } else if shared
-        .deviated
-        .lock()
-        .expect("lock")
-        .insert(d.rule(), ())
-        .is_some()
-    {
-        return true;
-    }
-    shared.divergences.fetch_add(1, Ordering::SeqCst);
-    cfg.emit(RunEvent::Divergence {
-        case_index: index,
-        rule: d.rule(),
-        rules: d.rules.clone(),
-        strict: d.strict,
-        expected,
-        step: d.step,
-        headline: d.headline(),
-    });
+    let fails = match triage(cfg, shared, index, &d) {
+        Triage::Shrink { fails } => fails,
+        Triage::Skip => return true,
+        Triage::Stop => return false,
+    };
     let c = if played.in_prefix {
         // An ordinary divergence in the sequential prefix.
         let mut observed = Observed {
@@ -822,6 +779,49 @@ async fn work_concurrent(
     };
     record(cfg, shared, c, index);
     !fails
+}
+
+/// What a worker does with the divergence a case found.
+enum Triage {
+    /// Shrink it; `fails` ends the run afterwards.
+    Shrink { fails: bool },
+    /// A rule already recorded as a non-strict or expected deviation.
+    Skip,
+    /// Another worker's failure already ends the run.
+    Stop,
+}
+
+/// Decides whether a divergence ends the run, is shrunk and recorded, or
+/// was seen before; announces the ones that count.
+fn triage(cfg: &RunConfig, shared: &Shared, index: u64, d: &Divergence) -> Triage {
+    let expected = cfg.expect.contains_key(&d.rule());
+    let fails = (d.fails(cfg.strict) && !expected && !cfg.keep_going) || cfg.stop_on_deviation;
+    if fails {
+        // The first failure ends the run; later ones are not shrunk.
+        if shared.stop.swap(true, Ordering::SeqCst) {
+            return Triage::Stop;
+        }
+        *shared.first_failure.lock().expect("lock") = Some(Instant::now());
+    } else if shared
+        .deviated
+        .lock()
+        .expect("lock")
+        .insert(d.rule(), ())
+        .is_some()
+    {
+        return Triage::Skip;
+    }
+    shared.divergences.fetch_add(1, Ordering::SeqCst);
+    cfg.emit(RunEvent::Divergence {
+        case_index: index,
+        rule: d.rule(),
+        rules: d.rules.clone(),
+        strict: d.strict,
+        expected,
+        step: d.step,
+        headline: d.headline(),
+    });
+    Triage::Shrink { fails }
 }
 
 /// Files a shrunk counterexample under the run: the canonical page id,

@@ -19,7 +19,8 @@
 //! to run; the ratios, taken between figures of the same run, are what the
 //! bench is for.
 
-use super::{ModelFigures, ServerFigures};
+use super::load::{EchoLoad, EchoSlice, ServerFigures, process_cpu_s, server};
+use super::model::{ModelFigures, model};
 use crate::harness::kill::{kill, sequential_mutants};
 use crate::harness::run::{RunConfig, TargetSpec, run};
 use crate::server::{Mutant, RunningServer, ServerConfig, generate_key};
@@ -226,7 +227,7 @@ async fn harness_run(
     out: &std::path::Path,
 ) -> Result<(u64, u64, u64, u64, Duration, f64), String> {
     let posts_before = server.platform.webhook_posts();
-    let cpu_before = super::process_cpu_s();
+    let cpu_before = process_cpu_s();
     let cfg = RunConfig {
         target: Some(TargetSpec {
             graph: server.url(),
@@ -255,7 +256,7 @@ async fn harness_run(
         report.requests,
         posts,
         report.elapsed,
-        super::process_cpu_s() - cpu_before,
+        process_cpu_s() - cpu_before,
     ))
 }
 
@@ -267,7 +268,7 @@ pub async fn all(cfg: &AllConfig, progress: &dyn Fn(&str)) -> Result<AllFigures,
     let out = std::env::temp_dir().join(format!("baton-bench-{}", generate_key()));
 
     progress("1-2. loopback echo and reference server Graph calls");
-    let server_figures = super::server(cfg.duration).await;
+    let server_figures = server(cfg.duration).await;
     if let Some(r) = server_figures.runs.iter().find(|r| r.unexpected > 0) {
         return Err(format!(
             "{} x{}: unexpected answer: {}",
@@ -285,7 +286,7 @@ pub async fn all(cfg: &AllConfig, progress: &dyn Fn(&str)) -> Result<AllFigures,
     )
     .await
     .map_err(|e| format!("cannot start the reference server: {e}"))?;
-    let echo = super::EchoLoad::start(32)
+    let echo = EchoLoad::start(32)
         .await
         .map_err(|e| format!("cannot start the echo endpoint: {e}"))?;
     echo.measure((cfg.duration / 10).min(Duration::from_millis(300)))
@@ -307,7 +308,7 @@ pub async fn all(cfg: &AllConfig, progress: &dyn Fn(&str)) -> Result<AllFigures,
     };
     let mut totals = [(0u64, 0u64, 0u64, 0u64, Duration::ZERO, 0.0f64); 2];
     let job_counts = [1, cfg.default_jobs];
-    let mut echo_total = super::EchoSlice::default();
+    let mut echo_total = EchoSlice::default();
     for _ in 0..rounds {
         let e = echo.measure(cfg.duration / rounds).await;
         if e.unexpected > 0 {
@@ -376,7 +377,7 @@ pub async fn all(cfg: &AllConfig, progress: &dyn Fn(&str)) -> Result<AllFigures,
     progress("4. model operations per second");
     let model = tokio::task::spawn_blocking({
         let d = cfg.duration;
-        move || super::model(1, d)
+        move || model(1, d)
     })
     .await
     .map_err(|e| format!("the model bench panicked: {e}"))?;

@@ -6,8 +6,9 @@
 //! outcome and the state after it, independently of how `apply` computes
 //! them. A violation is a bug in the model.
 
+use super::op::{Op, UserEvent};
 use super::outcome::{Answer, Channel, EventKind, Outcome, Party};
-use super::{Op, State, UserEvent};
+use super::state::State;
 
 /// Checks one step; `Err` says which invariant broke and how.
 pub fn check_step(before: &State, op: &Op, out: &Outcome, after: &State) -> Result<(), String> {

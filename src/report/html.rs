@@ -3,8 +3,9 @@
 //! font or image fetched from anywhere. Laid out for a laptop screen
 //! (about 1366 px wide); wide diagrams scroll sideways in their own box.
 
+use super::data::{CounterexampleEntry, Report, Verdict, kind_name};
 use super::diagram::{ArrowKind, Diagram, Item};
-use super::{CounterexampleEntry, Report, Verdict, escape};
+use super::escape::escape;
 use std::fmt::Write as _;
 
 const CSS: &str = r#"
@@ -324,7 +325,7 @@ fn counterexample_section(c: &CounterexampleEntry, reason: Option<&str>) -> Stri
         s,
         "<p>At step {}, the {} differs:</p><pre class=\"diff\">",
         d.step,
-        super::kind_name(d.kind)
+        kind_name(d.kind)
     );
     for l in d.expected.lines() {
         let _ = write!(s, "<span class=\"del\">- {}</span>", escape(l));

@@ -10,7 +10,8 @@
 //!   with the counterexample in `<system-out>`;
 //! - not reached, or not applicable (BP-*): `<skipped>`.
 
-use super::{Report, RuleEntry, Verdict, escape};
+use super::data::{Report, RuleEntry, Verdict};
+use super::escape::escape;
 use std::fmt::Write as _;
 
 enum Outcome {

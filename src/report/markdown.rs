@@ -2,8 +2,8 @@
 //! then each counterexample as a Mermaid `sequenceDiagram` (the diverging
 //! step in a red `rect`) followed by the expected/observed diff.
 
+use super::data::{CounterexampleEntry, Report, Verdict};
 use super::diagram::{ArrowKind, Diagram, Item};
-use super::{CounterexampleEntry, Report, Verdict};
 use std::fmt::Write as _;
 
 /// Text safe inside a Markdown table cell.
@@ -151,7 +151,7 @@ pub fn counterexample_section(c: &CounterexampleEntry, expected_reason: Option<&
         s,
         "At step {}, the {} differs:\n",
         d.step,
-        super::kind_name(d.kind)
+        super::data::kind_name(d.kind)
     );
     let _ = writeln!(s, "```diff");
     for line in d.expected.lines() {

@@ -2,7 +2,7 @@
 //! clock, roles, flush, transcript. Operations go through the model like
 //! Graph calls do; only reset, flush and transcript are the shell's own.
 
-use super::Platform;
+use super::platform::{Platform, read_body};
 use crate::model::Answer;
 use crate::wire::control::{
     ALL_FEATURES, ControlRequest, FlushAnswer, InfoAnswer, KEY_HEADER, TranscriptAnswer,
@@ -25,7 +25,7 @@ pub(super) async fn handle(State(platform): State<Arc<Platform>>, req: Request) 
             json!({"error": format!("missing or wrong {KEY_HEADER} header: use the key the server printed at start (or passed with --key)")}),
         );
     }
-    let Some(body) = super::read_body(body).await else {
+    let Some(body) = read_body(body).await else {
         return reply(
             StatusCode::PAYLOAD_TOO_LARGE,
             json!({"error": "body larger than 1 MiB"}),

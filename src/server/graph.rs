@@ -1,6 +1,7 @@
 //! The Graph API handler: decode, decide, answer.
 
-use super::{Mutant, Platform};
+use super::mutants::Mutant;
+use super::platform::{Page, Platform, read_body};
 use crate::model::{
     Answer, Call, Caller, DAY_MS, GraphError, GraphOp, GraphSuccess, Op, Party, Setup,
     apply_pageless,
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 pub(super) async fn handle(State(platform): State<Arc<Platform>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let Some(body) = super::read_body(body).await else {
+    let Some(body) = read_body(body).await else {
         return too_large();
     };
     let path = parts.uri.path().to_string();
@@ -75,10 +76,7 @@ pub(super) async fn handle(State(platform): State<Arc<Platform>>, req: Request) 
 
 /// The `racy-take` mutant: check that the thread is idle, let go of the
 /// page, wait, then make the caller owner without looking again.
-async fn racy_take(
-    page: &Arc<std::sync::Mutex<super::Page>>,
-    raw: &RawRequest,
-) -> Option<Response> {
+async fn racy_take(page: &Arc<std::sync::Mutex<Page>>, raw: &RawRequest) -> Option<Response> {
     let (psid, app) = {
         let p = page.lock().expect("page lock");
         let keys = PageKeys {

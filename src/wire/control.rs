@@ -8,7 +8,8 @@
 //! the page's [`State`]); the driver knows positions and must turn them
 //! back into the ids this particular implementation chose ([`MidMap`]).
 
-use super::{AppCredentials, Redacted, ids};
+use super::http::{AppCredentials, Redacted};
+use super::ids;
 use crate::model::{
     AppIx, AppRef, AppSpec, ControlSuccess, InboxAction, MessageKind, MsgRef, Op,
     PAGE_INBOX_APP_ID, Party, Setup, State, TranscriptEntry, UserEvent,

@@ -10,9 +10,10 @@
 //! replies, `MESSAGE_TAG` without a tag) belong to the model, so the decoder
 //! passes such values through untouched.
 
+use super::http::AppCredentials;
 use super::params::{Params, id_text, integer, looks_structured, name_list, present, structured};
 use super::request::{RawRequest, TokenFound};
-use super::{AppCredentials, check_appsecret_proof};
+use super::sign::check_appsecret_proof;
 use crate::model::{
     AppIx, AppRef, Call, Caller, Choice, Defect, Edge, GraphOp, Message, MessagingType, Proof,
     Setup, TokenAt, Transport,
@@ -436,7 +437,8 @@ fn names_include_menu(params: &Params, key: &str) -> Result<(), Defect> {
 mod tests {
     use super::*;
     use crate::model::{AppSpec, Encoding};
-    use crate::wire::{HttpParts, appsecret_proof};
+    use crate::wire::request::HttpParts;
+    use crate::wire::sign::appsecret_proof;
     use serde_json::json;
 
     fn p(v: Value) -> Params {
@@ -932,7 +934,7 @@ mod tests {
             setup: &setup,
             apps: &creds,
         };
-        let (path, query) = crate::wire::split_target(target);
+        let (path, query) = crate::wire::request::split_target(target);
         let raw = RawRequest::parse(&HttpParts {
             method,
             path,

@@ -14,8 +14,10 @@
 //! earlier in the check order, so the server reaches it for the same reason
 //! the model assumed.
 
+use super::http::AppCredentials;
 use super::params::{Params, encode_form, looks_structured};
-use super::{AppCredentials, HttpRequest, appsecret_proof};
+use super::request::HttpRequest;
+use super::sign::appsecret_proof;
 use crate::model::{
     AppRef, Call, Caller, Choice, Defect, Edge, Encoding, GraphOp, Message, PAGE_INBOX_APP_ID,
     Proof, Setup, TokenAt, Transport,
@@ -617,7 +619,8 @@ fn defect_shape(edge: Edge, defect: Defect) -> Shape {
 mod tests {
     use super::*;
     use crate::model::{AppIx, AppSpec, MessagingType};
-    use crate::wire::{PageCredentials, PageKeys, RawRequest, decode_graph};
+    use crate::wire::decode::{PageCredentials, PageKeys, decode_graph};
+    use crate::wire::request::RawRequest;
 
     fn page() -> (Setup, Vec<AppCredentials>) {
         let apps = vec![

@@ -233,7 +233,7 @@ pub fn parse_answer(
     if value.get("error").is_some() {
         let env: ErrorEnvelope = serde_json::from_value(value)
             .map_err(|e| format!("HTTP {status}: malformed error envelope ({e})"))?;
-        let www = super::header(
+        let www = super::http::header(
             headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
             "www-authenticate",
         )

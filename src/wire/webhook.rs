@@ -582,7 +582,7 @@ mod tests {
         assert_eq!(parse_delivery(&body, &s).unwrap(), events);
 
         let h = delivery_headers("sec", &body);
-        assert!(super::super::verify_signature("sec", &body, &h[1].1));
+        assert!(crate::wire::sign::verify_signature("sec", &body, &h[1].1));
         assert_eq!(h[1].0, "X-Hub-Signature-256");
     }
 

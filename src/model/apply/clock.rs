@@ -1,8 +1,11 @@
 //! The page-level control calls: `clock` (EXP-1 lapses) and `roles`
 //! (PRI-1, PRI-5).
 
-use super::{control_error, control_ok};
-use crate::model::{AppRef, Channel, ControlSuccess, EventKind, Outcome, Rule, State};
+use super::effects::{control_error, control_ok};
+use crate::model::op::AppRef;
+use crate::model::outcome::{Channel, ControlSuccess, EventKind, Outcome};
+use crate::model::rules::Rule;
+use crate::model::state::State;
 
 /// Moves the clock; every thread whose deadline is reached (`now >=
 /// deadline`) goes idle, releasing held surveys.

@@ -1,10 +1,11 @@
 //! The handover calls: pass (PASS-*), take (TAKE-*), request (REQ-*),
 //! release (REL-*) and extend (EXP-2/3).
 
-use super::{refuse, succeed};
-use crate::model::{
-    AppIx, AppRef, EventKind, Folder, GraphError, GraphSuccess, Outcome, Party, Rule, State,
-};
+use super::effects::{refuse, succeed};
+use crate::model::op::{AppIx, AppRef};
+use crate::model::outcome::{EventKind, GraphError, GraphSuccess, Outcome, Party};
+use crate::model::rules::Rule;
+use crate::model::state::{Folder, State};
 
 /// `pass_thread_control`. Check order: target, ownership, pass-to-self.
 pub(super) fn pass(

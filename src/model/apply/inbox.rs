@@ -1,9 +1,10 @@
 //! Page Inbox actions (control API `inbox`): INBOX-1 to INBOX-4.
 
-use super::{control_error, control_ok};
-use crate::model::{
-    ControlSuccess, EventKind, Folder, InboxAction, MessageKind, Outcome, Party, Rule, State,
-};
+use super::effects::{control_error, control_ok};
+use crate::model::op::InboxAction;
+use crate::model::outcome::{ControlSuccess, EventKind, MessageKind, Outcome, Party};
+use crate::model::rules::Rule;
+use crate::model::state::{Folder, State};
 
 pub(super) fn apply(st: &mut State, psid: &str, action: &InboxAction) -> Outcome {
     let Some(t) = st.thread(psid) else {

@@ -2,10 +2,11 @@
 //! a thread's user-level menu (MENU-2). Picking an item is a user event
 //! (MENU-3, in `user.rs`).
 
-use super::{refuse, succeed};
-use crate::model::{
-    AppIx, Choice, GraphError, GraphSuccess, MenuState, Outcome, Party, Rule, State,
-};
+use super::effects::{refuse, succeed};
+use crate::model::op::{AppIx, Choice};
+use crate::model::outcome::{GraphError, GraphSuccess, Outcome, Party};
+use crate::model::rules::Rule;
+use crate::model::state::{MenuState, State};
 
 /// Sets (`Some`) or deletes (`None`) the page-level menu.
 pub(super) fn page_menu(st: &mut State, app: AppIx, items: Option<&Vec<Choice>>) -> Outcome {

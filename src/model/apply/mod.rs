@@ -6,6 +6,7 @@
 //! call changes nothing) holds by construction.
 
 mod clock;
+mod effects;
 mod handover;
 mod inbox;
 mod menu;
@@ -13,14 +14,13 @@ mod query;
 mod send;
 mod user;
 
-use super::op::{AppIx, Call, Caller, Defect, GraphOp, Op, Proof, Stage};
-use super::outcome::{
-    Answer, Channel, ControlSuccess, Delivery, Event, EventKind, GraphError, GraphSuccess,
-    MessageKind, Outcome, Party, Received, TranscriptEntry,
+use crate::model::op::{
+    AppRef, Call, Caller, Defect, GraphOp, Message, MessagingType, Op, Proof, Stage,
 };
-use super::rules::Rule;
-use super::state::{DAY_MS, MAX_EXTEND_S, MAX_METADATA_CHARS, MAX_TEXT_CHARS, SentMessage, State};
-use super::{Choice, Message, MessagingType};
+use crate::model::outcome::{GraphError, Outcome};
+use crate::model::rules::Rule;
+use crate::model::state::{MAX_EXTEND_S, MAX_METADATA_CHARS, MAX_TEXT_CHARS, State};
+use effects::refuse;
 
 /// Applies one operation to one page: the expected outcome of a correct
 /// platform. The state is updated in place (and left untouched when the
@@ -177,7 +177,7 @@ fn check_params(call: &Call) -> Result<(), Rule> {
         Call::Pass {
             target, metadata, ..
         } => {
-            if let Some(super::AppRef::Unknown(id)) = target
+            if let Some(AppRef::Unknown(id)) = target
                 && !id_ok(id)
             {
                 return Err(Rule::Input1);
@@ -203,158 +203,5 @@ fn check_params(call: &Call) -> Result<(), Rule> {
             }
         }
         _ => Ok(()),
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Building outcomes.
-
-/// A refused Graph call. A refusal changes nothing (CTRL-5).
-pub(super) fn refuse(e: GraphError, rule: Rule) -> Outcome {
-    let mut out = Outcome::new(Answer::Graph(Err(e)), rule);
-    out.rules.insert(Rule::Ctrl5);
-    out
-}
-
-pub(super) fn succeed(s: GraphSuccess, rule: Rule) -> Outcome {
-    Outcome::new(Answer::Graph(Ok(s)), rule)
-}
-
-/// A refused control-API call (not a protocol refusal: the test asked for
-/// something impossible). It changes nothing either.
-pub(super) fn control_error(msg: impl Into<String>, rule: Rule) -> Outcome {
-    let mut out = Outcome::new(Answer::Control(Err(msg.into())), rule);
-    out.rules.insert(Rule::Ctrl5);
-    out
-}
-
-pub(super) fn control_ok(s: ControlSuccess, rule: Rule) -> Outcome {
-    Outcome::new(Answer::Control(Ok(s)), rule)
-}
-
-// ---------------------------------------------------------------------------
-// State changes shared by the commands. Each records the rules it exercises.
-
-impl State {
-    /// A change of owner: the deadline restarts at now + 24 h, even after an
-    /// extension, which belonged to the previous owner (EXP-1).
-    pub(super) fn set_owner(&mut self, psid: &str, owner: Party, out: &mut Outcome) {
-        let now = self.now_ms;
-        let t = self.threads.get_mut(psid).expect("thread exists");
-        t.owner = Some(owner);
-        t.deadline_ms = now + DAY_MS;
-        out.rules.insert(Rule::Ctrl1);
-        out.rules.insert(Rule::Exp1);
-    }
-
-    /// Activity without a change of owner only ever pushes the deadline
-    /// later (EXP-1).
-    pub(super) fn touch(&mut self, psid: &str, out: &mut Outcome) {
-        let now = self.now_ms;
-        let t = self.threads.get_mut(psid).expect("thread exists");
-        if t.owner.is_some() {
-            t.deadline_ms = t.deadline_ms.max(now + DAY_MS);
-            out.rules.insert(Rule::Exp1);
-        }
-    }
-
-    /// The thread becomes idle (release, lapse, INBOX-4): it stays idle until
-    /// the next user message (PRI-4), and held surveys reach the user now,
-    /// in the order they were sent (SURVEY-1).
-    pub(super) fn go_idle(&mut self, psid: &str, out: &mut Outcome) {
-        let t = self.threads.get_mut(psid).expect("thread exists");
-        t.owner = None;
-        t.deadline_ms = 0;
-        out.rules.insert(Rule::Ctrl1);
-        out.rules.insert(Rule::Pri4);
-        if t.held.is_empty() {
-            return;
-        }
-        out.rules.insert(Rule::Survey1);
-        for h in std::mem::take(&mut t.held) {
-            let entry = TranscriptEntry {
-                mid: h.mid,
-                from: Party::App(h.from),
-                kind: MessageKind::Survey,
-                text: h.title,
-            };
-            out.received.push(Received {
-                psid: psid.to_string(),
-                entry: entry.clone(),
-                rule: Rule::Survey1,
-            });
-            t.transcript.push(SentMessage {
-                entry,
-                buttons: Vec::new(),
-            });
-        }
-    }
-
-    /// A message (its kind, transcript text and buttons) reaches the user
-    /// now; returns its message id.
-    pub(super) fn deliver_to_user(
-        &mut self,
-        psid: &str,
-        from: Party,
-        (kind, text, buttons): (MessageKind, String, Vec<Choice>),
-        rule: Rule,
-        out: &mut Outcome,
-    ) -> String {
-        let mid = self.fresh_mid();
-        let entry = TranscriptEntry {
-            mid: mid.clone(),
-            from,
-            kind,
-            text,
-        };
-        out.received.push(Received {
-            psid: psid.to_string(),
-            entry: entry.clone(),
-            rule,
-        });
-        out.rules.insert(rule);
-        self.threads
-            .get_mut(psid)
-            .expect("thread exists")
-            .transcript
-            .push(SentMessage { entry, buttons });
-        mid
-    }
-
-    /// A webhook event to one app.
-    pub(super) fn notify(
-        &self,
-        out: &mut Outcome,
-        app: AppIx,
-        channel: Channel,
-        psid: Option<&str>,
-        kind: EventKind,
-        rule: Rule,
-    ) {
-        out.rules.insert(rule);
-        out.deliveries.push(Delivery {
-            app,
-            channel,
-            event: Event {
-                psid: psid.map(str::to_string),
-                timestamp: self.now_ms,
-                kind,
-            },
-            rule,
-        });
-    }
-
-    /// A handover event (HOOK-3): always on `messaging`, only to the app the
-    /// rule names.
-    pub(super) fn notify_handover(
-        &self,
-        out: &mut Outcome,
-        app: AppIx,
-        psid: &str,
-        kind: EventKind,
-        rule: Rule,
-    ) {
-        out.rules.insert(Rule::Hook3);
-        self.notify(out, app, Channel::Messaging, Some(psid), kind, rule);
     }
 }

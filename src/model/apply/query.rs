@@ -1,7 +1,10 @@
 //! The read-only calls: `thread_owner` (AUTH-4) and `secondary_receivers`.
 
-use super::{refuse, succeed};
-use crate::model::{AppIx, GraphError, GraphSuccess, Outcome, OwnerView, Party, Rule, State};
+use super::effects::{refuse, succeed};
+use crate::model::op::AppIx;
+use crate::model::outcome::{GraphError, GraphSuccess, Outcome, OwnerView, Party};
+use crate::model::rules::Rule;
+use crate::model::state::State;
 
 /// `thread_owner`: the owner's id only for the owner and the primary
 /// receiver; an idle thread answers an empty list to everyone.

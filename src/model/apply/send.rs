@@ -1,11 +1,11 @@
 //! `POST messages`: who may send (CTRL-2/3/4), the human agent tag (HA-1/2)
 //! and held surveys (SURVEY-1).
 
-use super::{refuse, succeed};
-use crate::model::{
-    AppIx, GraphError, GraphSuccess, HUMAN_AGENT_TAG, HeldSurvey, Message, MessageKind,
-    MessagingType, Outcome, Party, Rule, State,
-};
+use super::effects::{refuse, succeed};
+use crate::model::op::{AppIx, HUMAN_AGENT_TAG, Message, MessagingType};
+use crate::model::outcome::{GraphError, GraphSuccess, MessageKind, Outcome, Party};
+use crate::model::rules::Rule;
+use crate::model::state::{HeldSurvey, State};
 
 pub(super) fn send(
     st: &mut State,
@@ -67,7 +67,7 @@ pub(super) fn send(
         out.rules.insert(Rule::Survey1);
     }
     let mid = st.deliver_to_user(psid, Party::App(app), (kind, text, buttons), rule, &mut out);
-    out.answer = crate::model::Answer::Graph(Ok(GraphSuccess::Sent {
+    out.answer = crate::model::outcome::Answer::Graph(Ok(GraphSuccess::Sent {
         recipient_id: psid.to_string(),
         message_id: mid,
     }));

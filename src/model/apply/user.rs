@@ -1,11 +1,11 @@
 //! User events (control API `user_event`): who gets control (PRI-2, CTA-1,
 //! MENU-3, CTM-1) and who hears about it on which channel (HOOK-1, HOOK-2).
 
-use super::{control_error, control_ok};
-use crate::model::{
-    Answer, AppIx, AppRef, Channel, ControlSuccess, EventKind, Folder, MsgRef, Outcome, Party,
-    Rule, State, Thread, UserEvent,
-};
+use super::effects::{control_error, control_ok};
+use crate::model::op::{AppIx, AppRef, MsgRef, UserEvent};
+use crate::model::outcome::{Answer, Channel, ControlSuccess, EventKind, Outcome, Party};
+use crate::model::rules::Rule;
+use crate::model::state::{Folder, State, Thread};
 
 pub(super) fn apply(st: &mut State, ev: &UserEvent) -> Outcome {
     match ev {

@@ -1,0 +1,829 @@
+//! The operation generator: one state-aware choice of the next operation
+//! at a time, with weights per kind of operation.
+
+use super::entropy::Entropy;
+use crate::model::{
+    AppIx, AppRef, AppSpec, Call, Caller, Choice, DAY_MS, Defect, Edge, Encoding, Family, GraphOp,
+    HUMAN_AGENT_TAG, InboxAction, MAX_EXTEND_S, Message, MessagingType, MsgRef, Op, Party, Proof,
+    Setup, State, TokenAt, Transport, UserEvent,
+};
+use serde::{Deserialize, Serialize};
+
+/// How often each kind of operation is chosen, relative to the others.
+/// A zero weight turns a kind off.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Weights {
+    pub user_message: u32,
+    pub postback: u32,
+    pub menu_pick: u32,
+    pub ad_entry: u32,
+    pub send: u32,
+    pub pass: u32,
+    pub take: u32,
+    pub request: u32,
+    pub release: u32,
+    pub extend: u32,
+    pub thread_owner: u32,
+    pub secondary_receivers: u32,
+    pub page_menu: u32,
+    pub user_menu: u32,
+    pub inbox: u32,
+    pub clock: u32,
+    pub roles: u32,
+    /// Well-formed calls that must be refused: bad token or proof, unknown
+    /// PSID or target, out-of-range duration.
+    pub invalid: u32,
+    /// Requests that cannot be decoded (INPUT-1).
+    pub malformed: u32,
+}
+
+impl Default for Weights {
+    fn default() -> Weights {
+        Weights {
+            user_message: 14,
+            postback: 6,
+            menu_pick: 3,
+            ad_entry: 3,
+            send: 14,
+            pass: 8,
+            take: 7,
+            request: 6,
+            release: 5,
+            extend: 4,
+            thread_owner: 3,
+            secondary_receivers: 1,
+            page_menu: 2,
+            user_menu: 2,
+            inbox: 5,
+            clock: 7,
+            roles: 2,
+            invalid: 4,
+            malformed: 3,
+        }
+    }
+}
+
+impl Weights {
+    fn table(&self) -> [(Kind, u32); 19] {
+        [
+            (Kind::UserMessage, self.user_message),
+            (Kind::Postback, self.postback),
+            (Kind::MenuPick, self.menu_pick),
+            (Kind::AdEntry, self.ad_entry),
+            (Kind::Send, self.send),
+            (Kind::Pass, self.pass),
+            (Kind::Take, self.take),
+            (Kind::Request, self.request),
+            (Kind::Release, self.release),
+            (Kind::Extend, self.extend),
+            (Kind::ThreadOwner, self.thread_owner),
+            (Kind::SecondaryReceivers, self.secondary_receivers),
+            (Kind::PageMenu, self.page_menu),
+            (Kind::UserMenu, self.user_menu),
+            (Kind::Inbox, self.inbox),
+            (Kind::Clock, self.clock),
+            (Kind::Roles, self.roles),
+            (Kind::Invalid, self.invalid),
+            (Kind::Malformed, self.malformed),
+        ]
+    }
+
+    /// Turns off every kind of operation whose rules all belong to families
+    /// outside `allowed`. User messages and the clock stay on as long as any
+    /// family is allowed: nothing can be tested without a known PSID.
+    pub fn restrict(&mut self, allowed: &dyn Fn(Family) -> bool) {
+        let keep = |families: &[Family]| families.iter().any(|f| allowed(*f));
+        let w = self;
+        let zero = |w: &mut u32, families: &[Family]| {
+            if !keep(families) {
+                *w = 0;
+            }
+        };
+        use Family as F;
+        zero(&mut w.postback, &[F::Cta, F::Hook]);
+        zero(&mut w.menu_pick, &[F::Menu, F::Hook]);
+        zero(&mut w.ad_entry, &[F::Ctm]);
+        zero(&mut w.send, &[F::Ctrl, F::Ha, F::Survey]);
+        zero(&mut w.pass, &[F::Pass]);
+        zero(&mut w.take, &[F::Take]);
+        zero(&mut w.request, &[F::Req]);
+        zero(&mut w.release, &[F::Rel]);
+        zero(&mut w.extend, &[F::Exp]);
+        zero(&mut w.thread_owner, &[F::Auth]);
+        zero(&mut w.secondary_receivers, &[F::Pri]);
+        zero(&mut w.page_menu, &[F::Menu]);
+        zero(&mut w.user_menu, &[F::Menu]);
+        zero(&mut w.inbox, &[F::Inbox]);
+        zero(&mut w.clock, &[F::Exp, F::Pri, F::Survey]);
+        zero(&mut w.roles, &[F::Pri]);
+        zero(&mut w.invalid, &[F::Auth, F::Input, F::Pass, F::Exp]);
+        zero(&mut w.malformed, &[F::Input]);
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    UserMessage,
+    Postback,
+    MenuPick,
+    AdEntry,
+    Send,
+    Pass,
+    Take,
+    Request,
+    Release,
+    Extend,
+    ThreadOwner,
+    SecondaryReceivers,
+    PageMenu,
+    UserMenu,
+    Inbox,
+    Clock,
+    Roles,
+    Invalid,
+    Malformed,
+}
+
+/// The shape of generated cases.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GenConfig {
+    pub min_apps: u32,
+    pub max_apps: u32,
+    pub max_psids: u32,
+    /// Percent of cases with a primary receiver.
+    pub primary_percent: u32,
+    /// Percent of calls with a non-default transport (encoding, token
+    /// location, node, version prefix).
+    pub transport_percent: u32,
+    pub weights: Weights,
+}
+
+impl Default for GenConfig {
+    fn default() -> GenConfig {
+        GenConfig {
+            min_apps: 2,
+            max_apps: 5,
+            max_psids: 6,
+            primary_percent: 60,
+            transport_percent: 25,
+            weights: Weights::default(),
+        }
+    }
+}
+
+/// A generated case's fixed part: the page and the PSIDs its users have.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseSetup {
+    pub setup: Setup,
+    pub psids: Vec<String>,
+}
+
+/// The clock every generated page starts at: 2026-01-01T00:00:00Z.
+pub const START_MS: u64 = 1_767_225_600_000;
+
+/// Draws a page: 2–5 apps with random `human_agent` and
+/// `require_appsecret_proof`, a primary receiver or none, 1–6 PSIDs.
+pub fn setup(e: &mut impl Entropy, cfg: &GenConfig, page_id: &str) -> CaseSetup {
+    let n_apps = e.range(cfg.min_apps.max(1), cfg.max_apps.max(cfg.min_apps.max(1)));
+    let apps: Vec<AppSpec> = (0..n_apps)
+        .map(|i| AppSpec {
+            app_id: format!("{}", 1001 + i),
+            name: format!("app{i}"),
+            human_agent: e.chance(40),
+            require_appsecret_proof: e.chance(25),
+        })
+        .collect();
+    let primary = e.chance(cfg.primary_percent).then(|| e.below(n_apps));
+    let n_psids = e.range(1, cfg.max_psids.max(1));
+    let primary_id = primary.map(|p| apps[p as usize].app_id.clone());
+    let setup = Setup::new(page_id.to_string(), START_MS, apps, primary_id.as_deref())
+        .expect("generated setups are valid");
+    CaseSetup {
+        setup,
+        psids: (1..=n_psids).map(|i| i.to_string()).collect(),
+    }
+}
+
+/// Draws a whole case of `steps` operations, running the model alongside to
+/// keep the choices meaningful.
+pub fn case(
+    e: &mut impl Entropy,
+    cfg: &GenConfig,
+    page_id: &str,
+    steps: usize,
+) -> (CaseSetup, Vec<Op>) {
+    let cs = setup(e, cfg, page_id);
+    let mut st = State::new(cs.setup.clone());
+    let mut ops = Vec::with_capacity(steps);
+    for _ in 0..steps {
+        let op = next_op(e, &st, &cs.psids, cfg);
+        crate::model::apply(&mut st, &op);
+        ops.push(op);
+    }
+    (cs, ops)
+}
+
+/// Chooses the next operation for a page in state `st`.
+pub fn next_op(e: &mut impl Entropy, st: &State, psids: &[String], cfg: &GenConfig) -> Op {
+    let g = Gen { st, psids, cfg };
+    let table = cfg.weights.table();
+    let weights: Vec<u32> = table.iter().map(|(_, w)| *w).collect();
+    let kind = match e.weighted(&weights) {
+        Some(i) => table[i].0,
+        None => Kind::UserMessage,
+    };
+    // Nothing but user messages and ad entries can happen before the page
+    // knows a PSID; start most cases with one.
+    if st.threads.is_empty()
+        && !matches!(kind, Kind::Malformed | Kind::Invalid | Kind::Roles)
+        && e.chance(85)
+    {
+        return g.user_message(e);
+    }
+    match kind {
+        Kind::UserMessage => g.user_message(e),
+        Kind::Postback => g.postback(e),
+        Kind::MenuPick => g.menu_pick(e),
+        Kind::AdEntry => g.ad_entry(e),
+        Kind::Send => g.send(e),
+        Kind::Pass => g.pass(e),
+        Kind::Take => g.take(e),
+        Kind::Request => g.request(e),
+        Kind::Release => g.release(e),
+        Kind::Extend => g.extend(e),
+        Kind::ThreadOwner => g.thread_owner(e),
+        Kind::SecondaryReceivers => {
+            let app = g.any_app(e);
+            g.graph(e, app, Call::SecondaryReceivers)
+        }
+        Kind::PageMenu => g.page_menu(e),
+        Kind::UserMenu => g.user_menu(e),
+        Kind::Inbox => g.inbox(e),
+        Kind::Clock => g.clock(e),
+        Kind::Roles => g.roles(e),
+        Kind::Invalid => g.invalid(e),
+        Kind::Malformed => g.malformed(e),
+    }
+}
+
+struct Gen<'a> {
+    st: &'a State,
+    psids: &'a [String],
+    cfg: &'a GenConfig,
+}
+
+const TEXTS: &[&str] = &["hi", "help please", "order 42", "thanks", "é ünïcode ✓"];
+const METADATA: &[&str] = &["m", "", "handing over", "{\"ticket\":7}"];
+
+impl Gen<'_> {
+    fn n_apps(&self) -> u32 {
+        self.st.setup.apps.len() as u32
+    }
+
+    fn any_app(&self, e: &mut impl Entropy) -> AppIx {
+        AppIx(e.below(self.n_apps()) as u8)
+    }
+
+    /// A PSID the page knows if any, else any of the case's PSIDs.
+    fn known_psid(&self, e: &mut impl Entropy) -> String {
+        let known: Vec<&String> = self
+            .psids
+            .iter()
+            .filter(|p| self.st.threads.contains_key(*p))
+            .collect();
+        if known.is_empty() {
+            e.pick(self.psids).clone()
+        } else {
+            (*e.pick(&known)).clone()
+        }
+    }
+
+    /// The owner app of a thread, if an app owns it.
+    fn owner_app(&self, psid: &str) -> Option<AppIx> {
+        match self.st.owner(psid) {
+            Some(Party::App(a)) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Mostly the app that owns the thread (so the call is meaningful),
+    /// sometimes another one (so refusals are exercised).
+    fn owner_or_other(&self, e: &mut impl Entropy, psid: &str, owner_percent: u32) -> AppIx {
+        match self.owner_app(psid) {
+            Some(a) if e.chance(owner_percent) => a,
+            _ => self.any_app(e),
+        }
+    }
+
+    fn non_owner(&self, e: &mut impl Entropy, psid: &str) -> AppIx {
+        let owner = self.owner_app(psid);
+        let others: Vec<AppIx> = self
+            .st
+            .setup
+            .app_ixs()
+            .filter(|a| Some(*a) != owner)
+            .collect();
+        if others.is_empty() {
+            self.any_app(e)
+        } else {
+            *e.pick(&others)
+        }
+    }
+
+    fn metadata(&self, e: &mut impl Entropy) -> Option<String> {
+        e.chance(60).then(|| e.pick(METADATA).to_string())
+    }
+
+    fn text(&self, e: &mut impl Entropy) -> String {
+        e.pick(TEXTS).to_string()
+    }
+
+    fn transport(&self, e: &mut impl Entropy) -> Transport {
+        if !e.chance(self.cfg.transport_percent) {
+            return Transport::default();
+        }
+        Transport {
+            encoding: *e.pick(&[Encoding::Json, Encoding::Form, Encoding::Query]),
+            token_at: *e.pick(&[
+                TokenAt::Query,
+                TokenAt::Body,
+                TokenAt::Bearer,
+                TokenAt::OAuth,
+            ]),
+            page_node: e.chance(50),
+            unversioned: e.chance(30),
+        }
+    }
+
+    /// A well-formed call by `app`, with the proof its configuration needs.
+    fn graph(&self, e: &mut impl Entropy, app: AppIx, call: Call) -> Op {
+        let proof = if self.st.setup.app(app).require_appsecret_proof || e.chance(10) {
+            Proof::Right
+        } else {
+            Proof::Absent
+        };
+        Op::Graph(GraphOp {
+            caller: Caller::App(app),
+            proof,
+            call,
+            transport: self.transport(e),
+        })
+    }
+
+    fn user_message(&self, e: &mut impl Entropy) -> Op {
+        let psid = e.pick(self.psids).clone();
+        let quick_reply = e.chance(20).then(|| format!("qr{}", e.below(3)));
+        Op::User(UserEvent::Message {
+            psid,
+            text: self.text(e),
+            quick_reply,
+        })
+    }
+
+    fn ad_entry(&self, e: &mut impl Entropy) -> Op {
+        let psid = e.pick(self.psids).clone();
+        let app = AppRef::App(self.any_app(e));
+        Op::User(UserEvent::AdEntry {
+            psid,
+            app,
+            ad_id: format!("ad{}", e.below(3)),
+            text: self.text(e),
+        })
+    }
+
+    fn postback(&self, e: &mut impl Entropy) -> Op {
+        // Messages that carry buttons, on any known thread.
+        let mut targets = Vec::new();
+        for (psid, t) in &self.st.threads {
+            for (i, m) in t.transcript.iter().enumerate() {
+                if !m.buttons.is_empty() {
+                    targets.push((psid, i, &m.buttons));
+                }
+            }
+        }
+        if targets.is_empty() || e.chance(3) {
+            // Nothing to tap: a button message has to be sent first.
+            return self.send_buttons(e);
+        }
+        let (psid, i, buttons) = *e.pick(&targets);
+        let b = e.pick(buttons);
+        let title = e.chance(30).then(|| "tapped".to_string());
+        Op::User(UserEvent::Postback {
+            psid: psid.clone(),
+            message: MsgRef::Nth(i as u32),
+            payload: b.payload.clone(),
+            title,
+        })
+    }
+
+    fn menu_pick(&self, e: &mut impl Entropy) -> Op {
+        let psid = self.known_psid(e);
+        let menu = self
+            .st
+            .thread(&psid)
+            .and_then(|t| t.user_menu.as_ref())
+            .or(self.st.page_menu.as_ref());
+        match menu {
+            Some(m) if !m.items.is_empty() => {
+                let item = e.pick(&m.items);
+                Op::User(UserEvent::Menu {
+                    psid,
+                    payload: item.payload.clone(),
+                    title: None,
+                })
+            }
+            Some(_) => Op::User(UserEvent::Menu {
+                psid,
+                payload: "MENU_X".into(),
+                title: Some("x".into()),
+            }),
+            None => self.page_menu(e),
+        }
+    }
+
+    fn choices(&self, e: &mut impl Entropy, prefix: &str) -> Vec<Choice> {
+        (0..e.range(1, 3))
+            .map(|i| Choice {
+                title: format!("{prefix} {i}"),
+                payload: format!("{prefix}_{i}"),
+            })
+            .collect()
+    }
+
+    fn send_buttons(&self, e: &mut impl Entropy) -> Op {
+        let psid = self.known_psid(e);
+        let app = self.owner_or_other(e, &psid, 85);
+        let prefix = format!("B{}", app.0);
+        let message = Message::Buttons {
+            text: "choose".into(),
+            buttons: self.choices(e, &prefix),
+        };
+        self.graph(
+            e,
+            app,
+            Call::Send {
+                psid,
+                messaging_type: MessagingType::Response,
+                tag: None,
+                message,
+            },
+        )
+    }
+
+    fn send(&self, e: &mut impl Entropy) -> Op {
+        let psid = self.known_psid(e);
+        let app = self.owner_or_other(e, &psid, 60);
+        let message = match e.weighted(&[6, 2, 2]) {
+            Some(0) => Message::Text {
+                text: self.text(e),
+                quick_replies: e.chance(15).then(|| self.choices(e, "Q")),
+            },
+            Some(1) => {
+                let prefix = format!("B{}", app.0);
+                Message::Buttons {
+                    text: "choose".into(),
+                    buttons: self.choices(e, &prefix),
+                }
+            }
+            _ => Message::Survey {
+                title: e.chance(70).then(|| "How did we do?".to_string()),
+            },
+        };
+        let (messaging_type, tag) = match e.weighted(&[10, 2, 4, 1]) {
+            Some(0) => (MessagingType::Response, None),
+            Some(1) => (MessagingType::Update, None),
+            Some(2) => (MessagingType::MessageTag, Some(HUMAN_AGENT_TAG.to_string())),
+            _ => (
+                MessagingType::MessageTag,
+                Some("ACCOUNT_UPDATE".to_string()),
+            ),
+        };
+        self.graph(
+            e,
+            app,
+            Call::Send {
+                psid,
+                messaging_type,
+                tag,
+                message,
+            },
+        )
+    }
+
+    fn pass(&self, e: &mut impl Entropy) -> Op {
+        let psid = self.known_psid(e);
+        let app = self.owner_or_other(e, &psid, 70);
+        let target = match e.weighted(&[6, 2, 2, 1]) {
+            Some(0) => Some(AppRef::App(self.non_owner(e, &psid))),
+            Some(1) => Some(AppRef::PageInbox),
+            Some(2) => None,
+            _ => Some(AppRef::App(app)),
+        };
+        let metadata = self.metadata(e);
+        self.graph(
+            e,
+            app,
+            Call::Pass {
+                psid,
+                target,
+                metadata,
+            },
+        )
+    }
+
+    fn take(&self, e: &mut impl Entropy) -> Op {
+        let psid = self.known_psid(e);
+        let app = match self.st.primary {
+            Some(p) if e.chance(50) => p,
+            _ => self.owner_or_other(e, &psid, 15),
+        };
+        let metadata = self.metadata(e);
+        self.graph(e, app, Call::Take { psid, metadata })
+    }
+
+    fn request(&self, e: &mut impl Entropy) -> Op {
+        let psid = self.known_psid(e);
+        let app = if e.chance(85) {
+            self.non_owner(e, &psid)
+        } else {
+            self.any_app(e)
+        };
+        let metadata = self.metadata(e);
+        self.graph(e, app, Call::Request { psid, metadata })
+    }
+
+    fn release(&self, e: &mut impl Entropy) -> Op {
+        let psid = self.known_psid(e);
+        let app = self.owner_or_other(e, &psid, 75);
+        self.graph(e, app, Call::Release { psid })
+    }
+
+    fn extend(&self, e: &mut impl Entropy) -> Op {
+        let psid = self.known_psid(e);
+        let app = self.owner_or_other(e, &psid, 80);
+        let duration = *e.pick(&[MAX_EXTEND_S, MAX_EXTEND_S - 1, 86_400, 3_600, 1, 172_800]);
+        self.graph(e, app, Call::Extend { psid, duration })
+    }
+
+    fn thread_owner(&self, e: &mut impl Entropy) -> Op {
+        let psid = self.known_psid(e);
+        let app = self.any_app(e);
+        self.graph(e, app, Call::ThreadOwner { psid })
+    }
+
+    fn page_menu(&self, e: &mut impl Entropy) -> Op {
+        let app = match self.st.primary {
+            Some(p) if e.chance(60) => p,
+            _ => self.any_app(e),
+        };
+        let call = if e.chance(80) {
+            Call::SetPageMenu {
+                items: self.choices(e, &format!("P{}", app.0)),
+            }
+        } else {
+            Call::DeletePageMenu
+        };
+        self.graph(e, app, call)
+    }
+
+    fn user_menu(&self, e: &mut impl Entropy) -> Op {
+        let psid = self.known_psid(e);
+        let app = self.owner_or_other(e, &psid, 60);
+        let call = if e.chance(75) {
+            Call::SetUserMenu {
+                psid,
+                items: self.choices(e, &format!("U{}", app.0)),
+            }
+        } else {
+            Call::DeleteUserMenu { psid }
+        };
+        self.graph(e, app, call)
+    }
+
+    fn inbox(&self, e: &mut impl Entropy) -> Op {
+        let psid = self.known_psid(e);
+        let action = match e.below(3) {
+            0 => InboxAction::MoveToMain,
+            1 => InboxAction::Reply {
+                text: "an admin here".into(),
+            },
+            _ => InboxAction::MarkDone,
+        };
+        Op::Inbox { psid, action }
+    }
+
+    /// Jumps that land just before, exactly on, or just after a deadline,
+    /// and some plain ones.
+    fn clock(&self, e: &mut impl Entropy) -> Op {
+        let now = self.st.now_ms;
+        let deadlines: Vec<u64> = self
+            .st
+            .threads
+            .values()
+            .filter(|t| t.owner.is_some())
+            .map(|t| t.deadline_ms)
+            .collect();
+        let advance_ms = if !deadlines.is_empty() && e.chance(70) {
+            let d = *e.pick(&deadlines);
+            let offset: i64 = *e.pick(&[-1, 0, 1, -1000, 1000]);
+            (d as i64 - now as i64 + offset).max(0) as u64
+        } else {
+            *e.pick(&[0, 1_000, 3_600_000, DAY_MS - 1, DAY_MS, 2 * DAY_MS])
+        };
+        Op::Clock { advance_ms }
+    }
+
+    fn roles(&self, e: &mut impl Entropy) -> Op {
+        let primary = match e.weighted(&[6, 2, 1]) {
+            Some(0) => Some(AppRef::App(self.any_app(e))),
+            Some(1) => None,
+            _ => Some(AppRef::PageInbox),
+        };
+        Op::Roles { primary }
+    }
+
+    /// Well-formed calls that must be refused for who or what they name.
+    fn invalid(&self, e: &mut impl Entropy) -> Op {
+        let psid = self.known_psid(e);
+        let app = self.any_app(e);
+        let call = Call::Take {
+            psid: psid.clone(),
+            metadata: None,
+        };
+        match e.below(7) {
+            0 => Op::Graph(GraphOp {
+                caller: Caller::Missing,
+                proof: Proof::Absent,
+                call,
+                transport: self.transport(e),
+            }),
+            1 => Op::Graph(GraphOp {
+                caller: Caller::Empty,
+                proof: Proof::Absent,
+                call,
+                transport: Transport::default(),
+            }),
+            2 => Op::Graph(GraphOp {
+                caller: Caller::Unknown,
+                proof: Proof::Absent,
+                call,
+                transport: self.transport(e),
+            }),
+            3 => {
+                let proof = *e.pick(&[Proof::Absent, Proof::Wrong]);
+                Op::Graph(GraphOp {
+                    caller: Caller::App(app),
+                    proof,
+                    call,
+                    transport: self.transport(e),
+                })
+            }
+            4 => {
+                let call = Call::Release {
+                    psid: format!("9{}", 100 + e.below(900)),
+                };
+                self.graph(e, app, call)
+            }
+            5 => {
+                let target = Some(AppRef::Unknown("424242".into()));
+                self.graph(
+                    e,
+                    app,
+                    Call::Pass {
+                        psid,
+                        target,
+                        metadata: None,
+                    },
+                )
+            }
+            _ => {
+                let duration = *e.pick(&[0, -5, MAX_EXTEND_S + 1, i64::from(u32::MAX)]);
+                self.graph(e, app, Call::Extend { psid, duration })
+            }
+        }
+    }
+
+    fn malformed(&self, e: &mut impl Entropy) -> Op {
+        let (defect, edges) = *e.pick(DEFECTS);
+        let edge = *e.pick(edges);
+        let app = self.any_app(e);
+        let mut op = self.graph(e, app, Call::Malformed { edge, defect });
+        if let Op::Graph(g) = &mut op {
+            // Malformed bodies need a body: keep them in JSON or form.
+            if g.transport.encoding == Encoding::Query {
+                g.transport.encoding = Encoding::Json;
+            }
+        }
+        op
+    }
+}
+
+const POSTS: &[Edge] = &[
+    Edge::Messages,
+    Edge::PassThreadControl,
+    Edge::TakeThreadControl,
+    Edge::RequestThreadControl,
+    Edge::ReleaseThreadControl,
+    Edge::ExtendThreadControl,
+];
+const RECIPIENT: &[Edge] = &[
+    Edge::Messages,
+    Edge::PassThreadControl,
+    Edge::TakeThreadControl,
+    Edge::RequestThreadControl,
+    Edge::ReleaseThreadControl,
+    Edge::ExtendThreadControl,
+    Edge::ThreadOwner,
+];
+
+/// Each defect the generator produces, with the edges it makes sense on.
+pub const DEFECTS: &[(Defect, &[Edge])] = &[
+    (Defect::BadPath, POSTS),
+    (Defect::WrongNode, POSTS),
+    (Defect::UnknownEdge, &[Edge::Messages]),
+    (
+        Defect::WrongMethod,
+        &[Edge::Messages, Edge::ThreadOwner, Edge::TakeThreadControl],
+    ),
+    (Defect::BodyNotJson, POSTS),
+    (Defect::RecipientMissing, RECIPIENT),
+    (Defect::RecipientMalformed, RECIPIENT),
+    (
+        Defect::IdMalformed,
+        &[
+            Edge::PassThreadControl,
+            Edge::TakeThreadControl,
+            Edge::Messages,
+        ],
+    ),
+    (Defect::MessagingTypeMissing, &[Edge::Messages]),
+    (Defect::MessagingTypeUnknown, &[Edge::Messages]),
+    (Defect::MessageMissing, &[Edge::Messages]),
+    (Defect::MessageMalformed, &[Edge::Messages]),
+    (
+        Defect::MetadataNotString,
+        &[
+            Edge::PassThreadControl,
+            Edge::TakeThreadControl,
+            Edge::RequestThreadControl,
+        ],
+    ),
+    (Defect::DurationMissing, &[Edge::ExtendThreadControl]),
+    (Defect::DurationNotInteger, &[Edge::ExtendThreadControl]),
+    (Defect::PsidMissing, &[Edge::CustomUserSettings]),
+    (
+        Defect::MenuMalformed,
+        &[Edge::MessengerProfile, Edge::CustomUserSettings],
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::entropy::SplitMix64;
+    use crate::model::apply;
+
+    #[test]
+    fn generated_cases_are_reproducible() {
+        let a = case(&mut SplitMix64::new(42), &GenConfig::default(), "p1", 40);
+        let b = case(&mut SplitMix64::new(42), &GenConfig::default(), "p1", 40);
+        assert_eq!(a, b);
+        let c = case(&mut SplitMix64::new(43), &GenConfig::default(), "p1", 40);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn most_generated_steps_succeed() {
+        // The point of a state-aware generator: the bulk of the steps are
+        // accepted, so cases go deep instead of bouncing off refusals.
+        let mut ok = 0;
+        let mut total = 0;
+        for seed in 0..200 {
+            let (cs, ops) = case(&mut SplitMix64::new(seed), &GenConfig::default(), "p1", 40);
+            let mut st = State::new(cs.setup);
+            for op in &ops {
+                total += 1;
+                if !apply(&mut st, op).is_refusal() {
+                    ok += 1;
+                }
+            }
+        }
+        let share = ok as f64 / total as f64;
+        assert!(
+            share > 0.55,
+            "only {:.0}% of generated steps succeed",
+            share * 100.0
+        );
+    }
+
+    #[test]
+    fn restricting_families_turns_kinds_off() {
+        let mut w = Weights::default();
+        w.restrict(&|f| f == Family::Take);
+        assert!(w.take > 0);
+        assert_eq!((w.pass, w.inbox, w.malformed), (0, 0, 0));
+        assert!(w.user_message > 0);
+    }
+}

@@ -4,6 +4,7 @@
 
 mod all;
 mod histogram;
+pub mod kill;
 mod load;
 mod model;
 

@@ -12,27 +12,27 @@
 //!   and control key, so that the fuzzer reaches past authentication.
 //! * [`InProcess`] is the reference server's router called in-process (no
 //!   sockets) on a current-thread tokio runtime, with webhook deliveries
-//!   captured instead of POSTed.
+//!   captured instead of POSTed; its [`RouterTarget`] is a harness
+//!   [`Target`], so the `differential` target plays cases through the
+//!   harness's own session, the same code `baton run` uses.
 
-use crate::generate::{self, Bytes, Entropy, GenConfig};
-use crate::harness::Case;
-use crate::harness::diff::{self, Divergence};
-use crate::harness::run::CASE_PAGE_ID;
-use crate::model::{
-    AppIx, AppSpec, Channel, Event, Op, Setup, State, apply, invariants::check_step,
-};
+use crate::generate::{self, Bytes, CASE_PAGE_ID, Case, Entropy, GenConfig};
+use crate::harness::diff::Divergence;
+use crate::harness::linearize::CheckOptions;
+use crate::harness::play::play;
+use crate::harness::session::DriverOptions;
+use crate::harness::target::{Answered, BoxFuture, Captured as Delivered, Target, TargetError};
+use crate::model::{AppSpec, Setup, State, apply, invariants::check_step};
 use crate::server::{Capture, DeliveryConfig, Mutants, Platform, ServerConfig};
-use crate::wire::control::{
-    ControlRequest, FlushRequest, ResetRequest, TranscriptAnswer, TranscriptItem, TranscriptQuery,
-    UserEventRequest, parse_control_answer,
-};
+use crate::wire::control::{ControlRequest, ResetRequest, UserEventRequest};
 use crate::wire::{
     AppCredentials, HttpParts, HttpRequest, PageKeys, RawRequest, appsecret_proof, canonical,
-    decode_graph, delivery_body, parse_answer, parse_delivery, render_graph, verify_signature,
+    decode_graph, delivery_body, parse_delivery, render_graph,
 };
 use axum::Router;
 use axum::body::Body;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tower::ServiceExt;
 
@@ -57,12 +57,13 @@ pub fn case_from_bytes(data: &[u8]) -> Case {
         apply(&mut st, &op);
         ops.push(op);
     }
-    Case { setup, ops }
+    Case::new(setup, ops)
 }
 
 #[cfg(feature = "arbitrary")]
 mod arb {
     use super::*;
+    use crate::model::Op;
     use arbitrary::{Arbitrary, Result, Unstructured};
 
     /// A whole case, from the generator: mostly meaningful operations for
@@ -354,30 +355,121 @@ pub fn check_wire(data: &[u8], page: &FuzzPage) {
     }
 }
 
-/// What a request to the router answered.
-#[derive(Clone, Debug)]
-pub struct Answer {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
+type Captures = Arc<Mutex<HashMap<String, Vec<Delivered>>>>;
 
-type Captured = Arc<Mutex<HashMap<String, Vec<(Vec<u8>, String)>>>>;
-
-/// The reference server's router, called in-process on a current-thread
-/// runtime; webhook deliveries go to an in-memory capture instead of HTTP.
-pub struct InProcess {
-    rt: tokio::runtime::Runtime,
+/// The reference server's router as a [`Target`]: requests go through the
+/// router without sockets, and webhook deliveries land in memory instead
+/// of being POSTed (`capture://<page>/<generation>/<app>`).
+pub struct RouterTarget {
     pub platform: Arc<Platform>,
     router: Router,
-    captured: Captured,
+    captured: Captures,
+    key: String,
+}
+
+impl RouterTarget {
+    async fn send(&self, req: axum::http::Request<Body>) -> Answered {
+        let resp = self
+            .router
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("the router is infallible");
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .map(|b| b.to_vec())
+            .unwrap_or_default();
+        Answered {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    fn control_request(&self, req: &ControlRequest) -> axum::http::Request<Body> {
+        let mut uri = format!("/conformance/{}", req.route());
+        if let Some(q) = req.query() {
+            uri.push('?');
+            uri.push_str(&q);
+        }
+        let body = req
+            .body()
+            .map(|v| serde_json::to_vec(&v).expect("json"))
+            .unwrap_or_default();
+        axum::http::Request::builder()
+            .method(req.method())
+            .uri(uri)
+            .header("x-conformance-key", &self.key)
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .expect("a valid request")
+    }
+}
+
+impl Target for RouterTarget {
+    fn graph<'a>(&'a self, req: &'a HttpRequest) -> BoxFuture<'a, Result<Answered, TargetError>> {
+        let input = HttpInput::from_request(req);
+        let http = input.to_http().expect("rendered requests are valid HTTP");
+        Box::pin(async move { Ok(self.send(http).await) })
+    }
+
+    fn control<'a>(
+        &'a self,
+        req: &'a ControlRequest,
+    ) -> BoxFuture<'a, Result<Answered, TargetError>> {
+        let http = self.control_request(req);
+        Box::pin(async move { Ok(self.send(http).await) })
+    }
+
+    fn webhook_url(&self, page: &str, generation: u64, app: u8) -> String {
+        format!("capture://{page}/{generation}/{app}")
+    }
+
+    fn take_deliveries(&self, page: &str, generation: u64, app: u8) -> Vec<Delivered> {
+        self.captured
+            .lock()
+            .expect("capture lock")
+            .remove(&self.webhook_url(page, generation, app))
+            .unwrap_or_default()
+    }
+
+    fn forget_page(&self, page: &str) {
+        let prefix = format!("capture://{page}/");
+        self.captured
+            .lock()
+            .expect("capture lock")
+            .retain(|url, _| !url.starts_with(&prefix));
+    }
+
+    fn label(&self) -> String {
+        "the reference server's router, in-process".to_string()
+    }
+}
+
+/// The reference server's router, called in-process on a current-thread
+/// runtime, for the HTTP-level fuzz targets.
+pub struct InProcess {
+    rt: tokio::runtime::Runtime,
+    pub target: Arc<RouterTarget>,
     pub page: FuzzPage,
+    generation: AtomicU64,
 }
 
 impl InProcess {
     pub fn new(mutants: Mutants) -> InProcess {
         let page = FuzzPage::new();
-        let captured: Captured = Arc::default();
+        let captured: Captures = Arc::default();
         let sink = captured.clone();
         let mut config = ServerConfig::new(page.key.clone());
         config.mutants = mutants;
@@ -387,7 +479,10 @@ impl InProcess {
                     .expect("capture lock")
                     .entry(url.to_string())
                     .or_default()
-                    .push((body.to_vec(), signature.to_string()));
+                    .push(Delivered {
+                        body: body.to_vec(),
+                        signature: Some(signature.to_string()),
+                    });
                 true
             }))),
             ..DeliveryConfig::default()
@@ -401,73 +496,32 @@ impl InProcess {
         let router = platform.router();
         InProcess {
             rt,
-            platform,
-            router,
-            captured,
+            target: Arc::new(RouterTarget {
+                platform,
+                router,
+                captured,
+                key: page.key.clone(),
+            }),
             page,
+            generation: AtomicU64::new(0),
         }
+    }
+
+    pub fn platform(&self) -> &Platform {
+        &self.target.platform
     }
 
     /// Sends one request through the router.
-    pub fn send(&self, req: axum::http::Request<Body>) -> Answer {
-        self.rt.block_on(async {
-            let resp = self
-                .router
-                .clone()
-                .oneshot(req)
-                .await
-                .expect("the router is infallible");
-            let status = resp.status().as_u16();
-            let headers = resp
-                .headers()
-                .iter()
-                .map(|(n, v)| {
-                    (
-                        n.as_str().to_string(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect();
-            let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
-                .await
-                .map(|b| b.to_vec())
-                .unwrap_or_default();
-            Answer {
-                status,
-                headers,
-                body,
-            }
-        })
+    pub fn send(&self, req: axum::http::Request<Body>) -> Answered {
+        self.rt.block_on(self.target.send(req))
     }
 
-    pub fn graph(&self, req: &HttpRequest) -> Answer {
-        let input = HttpInput::from_request(req);
-        self.send(input.to_http().expect("rendered requests are valid HTTP"))
+    pub fn control(&self, req: &ControlRequest) -> Answered {
+        self.send(self.target.control_request(req))
     }
 
-    pub fn control(&self, req: &ControlRequest) -> Answer {
-        let mut uri = format!("/conformance/{}", req.route());
-        if let Some(q) = req.query() {
-            uri.push('?');
-            uri.push_str(&q);
-        }
-        let body = req
-            .body()
-            .map(|v| serde_json::to_vec(&v).expect("json"))
-            .unwrap_or_default();
-        let http = axum::http::Request::builder()
-            .method(req.method())
-            .uri(uri)
-            .header("x-conformance-key", &self.page.key)
-            .header("content-type", "application/json")
-            .body(Body::from(body))
-            .expect("a valid request");
-        self.send(http)
-    }
-
-    /// Resets `setup` with `creds` (deliveries captured per app URL).
+    /// Resets `setup` with `creds`.
     pub fn reset(&self, setup: &Setup, creds: &[AppCredentials]) {
-        self.captured.lock().expect("capture lock").clear();
         let a = self.control(&ControlRequest::Reset(ResetRequest::from_setup(
             setup, creds,
         )));
@@ -494,118 +548,24 @@ impl InProcess {
         }
     }
 
-    fn take_captured(&self, url: &str) -> Vec<(Vec<u8>, String)> {
-        self.captured
-            .lock()
-            .expect("capture lock")
-            .remove(url)
-            .unwrap_or_default()
-    }
-
-    fn transcript(&self, page_id: &str, psid: &str) -> Vec<TranscriptItem> {
-        let a = self.control(&ControlRequest::Transcript(TranscriptQuery {
-            page_id: page_id.to_string(),
-            psid: psid.to_string(),
-        }));
-        serde_json::from_slice::<TranscriptAnswer>(&a.body)
-            .map(|t| t.data)
-            .unwrap_or_default()
-    }
-
-    /// `differential`: plays the case against the server and the model side
-    /// by side: every answer, every delivery (signature, envelope, events
-    /// per app and channel, order) and, at the end, every transcript. The
-    /// first difference is returned.
+    /// `differential`: plays the case against the router exactly as `baton
+    /// run` plays it against any target (the harness's own session: every
+    /// answer, every delivery, transcripts and owners after each step),
+    /// and returns the first divergence.
     pub fn differential(&self, case: &Case) -> Option<Divergence> {
-        let setup = &case.setup.setup;
-        let page = setup.page_id.clone();
-        let creds: Vec<AppCredentials> = (0..setup.apps.len())
-            .map(|i| AppCredentials {
-                access_token: format!("tok-{page}-{i}"),
-                app_secret: format!("sec-{page}-{i}"),
-                webhook_url: format!("capture://{page}/{i}"),
-            })
-            .collect();
-        self.reset(setup, &creds);
-        let mut model = State::new(setup.clone());
-        let mut mids: HashMap<String, Vec<String>> = HashMap::new();
-        let mut last = None;
-        for (index, op) in case.ops.iter().enumerate() {
-            let expected = apply(&mut model, op);
-            let answer_div = match op {
-                Op::Graph(g) => {
-                    let req = render_graph(g, &model.setup, &creds);
-                    let a = self.graph(&req);
-                    let observed =
-                        parse_answer(g.call.edge(), a.status, &a.headers, &a.body, setup);
-                    diff::graph_answer(index, op, &expected, &observed)
-                }
-                _ => {
-                    if let Op::User(crate::model::UserEvent::Postback { psid, .. }) = op {
-                        let t = self.transcript(&page, psid);
-                        mids.insert(psid.clone(), t.into_iter().map(|t| t.mid).collect());
-                    }
-                    let lookup = |psid: &str, n: u32| {
-                        mids.get(psid).and_then(|v| v.get(n as usize)).cloned()
-                    };
-                    let req = ControlRequest::from_op(op, setup, &lookup).expect("not a Graph op");
-                    let a = self.control(&req);
-                    diff::control_answer(
-                        index,
-                        op,
-                        &expected,
-                        parse_control_answer(a.status, &a.body),
-                    )
-                }
-            };
-            if answer_div.is_some() {
-                return answer_div;
-            }
-            let f = self.control(&ControlRequest::Flush(FlushRequest {
-                page_id: page.clone(),
-            }));
-            assert_eq!(f.status, 200, "flush failed");
-            let mut observed: Vec<Vec<(Channel, Event)>> = Vec::with_capacity(creds.len());
-            for (i, c) in creds.iter().enumerate() {
-                let mut events = Vec::new();
-                for (body, signature) in self.take_captured(&c.webhook_url) {
-                    if !verify_signature(&c.app_secret, &body, &signature) {
-                        return Some(diff::bad_signature(index, op, AppIx(i as u8), true));
-                    }
-                    match parse_delivery(&body, setup) {
-                        Ok(evs) => events.extend(evs),
-                        Err(e) => {
-                            return Some(diff::unreadable_delivery(
-                                index,
-                                op,
-                                &expected,
-                                AppIx(i as u8),
-                                &e.to_string(),
-                            ));
-                        }
-                    }
-                }
-                observed.push(events);
-            }
-            if let Some(d) = diff::deliveries(index, op, &expected, &observed) {
-                return Some(d);
-            }
-            last = Some((index, op, expected));
-        }
-        let (last, op, expected) = last?;
-        let mut psids: Vec<&String> = model.threads.keys().collect();
-        psids.sort();
-        for psid in psids {
-            let want: Vec<TranscriptItem> = model
-                .transcript(psid)
-                .map(|e| TranscriptItem::from_entry(e, setup))
-                .collect();
-            let got = self.transcript(&page, psid);
-            if let Some(d) = diff::transcript(last, op, &expected, psid, &want, &got) {
-                return Some(d);
-            }
-        }
-        None
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let target: Arc<dyn Target> = self.target.clone();
+        self.rt
+            .block_on(play(
+                target,
+                DriverOptions::default(),
+                case,
+                generation,
+                "fuzz",
+                CheckOptions::default(),
+            ))
+            .expect("the in-process router always answers")
+            .divergence
     }
 }
 
@@ -617,10 +577,10 @@ pub const ALLOWED_STATUSES: &[u16] = &[200, 400, 401, 404, 413];
 /// error envelope, or when a refused call changed the fuzz page.
 pub fn check_server_http(server: &InProcess, baseline: &mut Option<State>, data: &[u8]) {
     let page_id = server.page.setup.page_id.clone();
-    let current = server.platform.page_state(&page_id);
+    let current = server.platform().page_state(&page_id);
     if baseline.is_none() || current != *baseline {
         server.reset_fuzz_page();
-        *baseline = server.platform.page_state(&page_id);
+        *baseline = server.platform().page_state(&page_id);
     }
     let input = HttpInput::parse(data, &server.page);
     let Some(req) = input.to_http() else { return };
@@ -654,7 +614,7 @@ pub fn check_server_http(server: &InProcess, baseline: &mut Option<State>, data:
                 a.status
             );
         }
-        let after = server.platform.page_state(&page_id);
+        let after = server.platform().page_state(&page_id);
         assert!(
             after == *baseline,
             "a refused call (HTTP {}) changed the page: {input:?}",

@@ -2,10 +2,15 @@
 //! Protocol.
 //!
 //! The crate is layered along the data flow: [`model`] (the pure reference
-//! model of every rule) feeds [`wire`] (the Graph API's encodings, webhook
-//! shapes and signatures), which the reference server and the harness use.
+//! model of every rule) feeds [`generate`] (cases) and [`wire`] (the Graph
+//! API's encodings, webhook shapes and signatures), which the reference
+//! [`server`] and the [`harness`] use; the harness reaches every platform
+//! through one seam and never names the server. [`report`] renders what a
+//! run found. Above both sit [`embedded`] (the reference server as a
+//! target), [`fuzzing`] (the fuzz targets' bodies) and [`bench`].
 
 pub mod bench;
+pub mod embedded;
 pub mod fuzzing;
 pub mod generate;
 pub mod harness;

@@ -9,15 +9,22 @@
 //! counterexample. Without `BATON_TARGET` it tests the embedded reference
 //! server. Optional: `BATON_CONTROL` (control API base, default
 //! `<target>/conformance`), `BATON_CASES` (default 300), `BATON_SEED`
-//! (default: random, printed), `BATON_STRICT=1` (fail on SHOULD rules too).
+//! (default 1, printed), `BATON_STRICT=1` (fail on SHOULD rules too),
+//! `BATON_WEBHOOK_BASE` (where a remote target posts webhooks).
+//!
+//! The scenarios snapshot what the target did at every step (answers,
+//! deliveries, what the user received), so a snapshot diff shows the
+//! target behaving differently, whichever target it is.
 
-use baton::harness::driver::{Case, DriverOptions, play};
-use baton::harness::sink::Sink;
-use baton::harness::target::Target;
-use baton::harness::{RunConfig, TargetSpec, run};
-use baton::server::{RunningServer, ServerConfig, generate_key};
+use baton::embedded::{self, Embedded};
+use baton::generate::Case;
+use baton::harness::http::HttpTarget;
+use baton::harness::linearize::CheckOptions;
+use baton::harness::target::{Target, info};
+use baton::harness::{DriverOptions, RunConfig, TargetSpec, play, run_id};
 use serde::Deserialize;
 use std::path::Path;
+use std::sync::Arc;
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
@@ -36,13 +43,10 @@ fn target_spec() -> Option<TargetSpec> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn randomized_suite() {
-    let seed = match env("BATON_SEED") {
-        Some(s) => s.parse().expect("BATON_SEED must be an unsigned integer"),
-        None => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64,
-    };
+    let seed = env("BATON_SEED").map_or(1, |s| {
+        s.parse().expect("BATON_SEED must be an unsigned integer")
+    });
+    println!("randomized suite: seed {seed} (set BATON_SEED to play other cases)");
     let cases =
         env("BATON_CASES").map_or(300, |c| c.parse().expect("BATON_CASES must be a number"));
     let dir = std::env::temp_dir().join(format!("baton-conformance-{}", std::process::id()));
@@ -51,11 +55,12 @@ async fn randomized_suite() {
         cases,
         seed,
         strict: env("BATON_STRICT").is_some(),
+        webhook_base: env("BATON_WEBHOOK_BASE"),
         out_dir: dir.join("counterexamples"),
         snapshot_dir: dir.join("snapshots"),
         ..RunConfig::default()
     };
-    let report = match run(cfg).await {
+    let report = match embedded::run(cfg, &[]).await {
         Ok(r) => r,
         Err(e) => panic!(
             "the run could not be carried out (exit code {}): {e}",
@@ -76,7 +81,7 @@ struct Scenario {
 }
 
 /// Plays one scripted scenario against the target, asserts it conforms, and
-/// snapshots the model's step-by-step expectations (the trace).
+/// snapshots what the target did at each step.
 async fn scenario(name: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/scenarios")
@@ -84,53 +89,49 @@ async fn scenario(name: &str) {
     let text = std::fs::read_to_string(&path).unwrap();
     let sc: Scenario =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let (target, _server) = match target_spec() {
-        Some(t) => (Target::new(&t.graph, t.control.as_deref(), &t.key), None),
+    let (spec, embedded) = match target_spec() {
+        Some(t) => (t, None),
         None => {
-            let key = generate_key();
-            let server = RunningServer::start(
-                ServerConfig::new(key.clone()),
-                "127.0.0.1:0".parse().unwrap(),
-            )
-            .await
-            .unwrap();
-            (Target::new(&server.url(), None, &key), Some(server))
+            let e = Embedded::start(&[]).await.unwrap();
+            (e.spec.clone(), Some(e))
         }
     };
-    let info = target.info().await.unwrap_or_else(|e| panic!("{e}"));
+    let target: Arc<dyn Target> = Arc::new(
+        HttpTarget::connect(&spec, env("BATON_WEBHOOK_BASE").as_deref())
+            .await
+            .unwrap(),
+    );
+    let info = info(&*target).await.unwrap_or_else(|e| panic!("{e}"));
     let opts = DriverOptions {
-        flush: info.features.iter().any(|f| f == "flush"),
-        transcript: info.features.iter().any(|f| f == "transcript"),
-        ..DriverOptions::default()
+        trace: true,
+        ..DriverOptions::for_features(&info.features, std::time::Duration::from_millis(300))
     };
-    let sink = Sink::start(
-        "127.0.0.1:0".parse().unwrap(),
-        env("BATON_WEBHOOK_BASE").as_deref(),
-    )
-    .await
-    .unwrap();
     let mut case = sc.case.clone();
-    let id = generate_key();
+    let id = run_id();
     case.setup.setup.page_id = format!(
         "{}",
         8_000_000 + u32::from_str_radix(&id[..5], 16).unwrap() % 999_999
     );
-    let played = play(&target, &sink, &opts, &case, 1, &id[..16])
+    let played = play(target, opts, &case, 1, &id, CheckOptions::default())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     if let Some(d) = &played.divergence {
         panic!(
             "scenario {name} diverges:\n{}\nexpected:\n{}\nobserved:\n{}",
             d.headline(),
-            d.expected,
-            d.observed
+            d.expected_text(),
+            d.observed_text()
         );
     }
     assert_eq!(played.steps, sc.case.ops.len());
-    let trace = format!("{}\n\n{}", sc.description, played.trace.join("\n"));
+    let observed: Vec<&str> = played.trace.iter().map(|t| t.observed.as_str()).collect();
+    let trace = format!("{}\n\n{}", sc.description, observed.join("\n"));
     insta::with_settings!({snapshot_path => "../snapshots", prepend_module_to_snapshot => false}, {
         insta::assert_snapshot!(format!("scenario-{name}"), trace);
     });
+    if let Some(e) = embedded {
+        e.stop().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

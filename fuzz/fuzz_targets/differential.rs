@@ -5,7 +5,7 @@
 #![no_main]
 
 use baton::fuzzing::InProcess;
-use baton::harness::Case;
+use baton::generate::Case;
 use baton::server::Mutants;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
@@ -25,8 +25,8 @@ fuzz_target!(|case: Case| {
         panic!(
             "divergence: {}\nexpected: {}\nobserved: {}\n(convert with `baton fuzz-import CRASHFILE`)",
             d.headline(),
-            d.expected,
-            d.observed
+            d.expected_text(),
+            d.observed_text()
         );
     }
 });

@@ -3,7 +3,7 @@
 //! invariants the property tests check.
 #![no_main]
 
-use baton::harness::Case;
+use baton::generate::Case;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|case: Case| {

@@ -13,16 +13,16 @@
 //!    the 32-connection echo rate is the **harness efficiency**.
 //! 4. Model operations per second on one core ([`super::model`]).
 //! 5. Time to detect and to shrink each mutant, median over seeds
-//!    ([`crate::harness::kill::kill`]).
+//!    ([`super::kill::kill`]).
 //!
 //! The machine baton runs on is shared, so absolute figures move from run
 //! to run; the ratios, taken between figures of the same run, are what the
 //! bench is for.
 
+use super::kill::{kill, sequential_mutants};
 use super::load::{EchoLoad, EchoSlice, ServerFigures, process_cpu_s, server};
 use super::model::{ModelFigures, model};
-use crate::harness::kill::{kill, sequential_mutants};
-use crate::harness::run::{RunConfig, TargetSpec, run};
+use crate::harness::{RunConfig, TargetSpec, run};
 use crate::server::{Mutant, RunningServer, ServerConfig, generate_key};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;

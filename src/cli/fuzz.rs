@@ -1,17 +1,12 @@
 //! `baton fuzz-import` and `baton fuzz-corpus`: the bridge between the
 //! cargo-fuzz targets under `fuzz/` and the harness's counterexamples.
 
+use super::{mutants, runtime};
 use baton::fuzzing::{FuzzPage, HttpInput, InProcess, case_from_bytes, check_model};
-use baton::generate::{self, GenConfig, SplitMix64};
-use baton::harness::counterexample::Counterexample;
-use baton::harness::diff::Divergence;
-use baton::harness::run::CASE_PAGE_ID;
-use baton::harness::shrink::{self, Budget, Replayer};
-use baton::harness::sink::Sink;
-use baton::harness::target::{Target, TargetError};
-use baton::harness::{Case, DriverOptions, play};
+use baton::generate::{self, CASE_PAGE_ID, GenConfig, SplitMix64};
+use baton::harness::shrink::Budget;
 use baton::model::{Op, Setup};
-use baton::server::{Mutant, Mutants, RunningServer, ServerConfig, generate_key};
+use baton::server::Mutants;
 use baton::wire::control::{ControlRequest, ResetRequest};
 use baton::wire::render_graph;
 use std::path::{Path, PathBuf};
@@ -65,96 +60,6 @@ pub struct CorpusArgs {
     wire: PathBuf,
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-/// Plays cases against one embedded server, each from a reset on a page of
-/// its own generation.
-struct Embedded {
-    target: Target,
-    sink: Sink,
-    opts: DriverOptions,
-    generation: u64,
-    secret: String,
-    page_id: String,
-}
-
-impl Embedded {
-    async fn play(&mut self, case: &Case) -> Result<Option<Divergence>, TargetError> {
-        self.generation += 1;
-        let mut case = case.clone();
-        case.setup.setup.page_id = self.page_id.clone();
-        let played = play(
-            &self.target,
-            &self.sink,
-            &self.opts,
-            &case,
-            self.generation,
-            &self.secret,
-        )
-        .await?;
-        Ok(played.divergence)
-    }
-}
-
-impl Replayer for Embedded {
-    async fn replay(&mut self, case: &Case) -> Result<Option<Divergence>, TargetError> {
-        self.play(case).await
-    }
-}
-
-fn parse_mutants(names: &[String]) -> Result<Vec<Mutant>, String> {
-    names
-        .iter()
-        .map(|n| {
-            Mutant::parse(n)
-                .ok_or_else(|| format!("unknown mutant {n:?}; mutants: {}", Mutant::names()))
-        })
-        .collect()
-}
-
-/// Converts a crash input into a counterexample: the library entry point of
-/// `baton fuzz-import`, also used by the tests. `Ok(None)` when the case
-/// does not diverge through the harness.
-pub async fn import_case(
-    case: Case,
-    mutants: Vec<Mutant>,
-    budget: Budget,
-) -> Result<Option<Counterexample>, String> {
-    let key = generate_key();
-    let mut config = ServerConfig::new(key.clone());
-    config.mutants = Mutants::new(mutants);
-    let server = RunningServer::start(config, "127.0.0.1:0".parse().expect("address"))
-        .await
-        .map_err(|e| format!("cannot start the embedded reference server: {e}"))?;
-    let sink = Sink::start("127.0.0.1:0".parse().expect("address"), None)
-        .await
-        .map_err(|e| format!("cannot start the webhook sinks: {e}"))?;
-    let mut embedded = Embedded {
-        target: Target::new(&server.url(), None, &key),
-        sink,
-        opts: DriverOptions::default(),
-        generation: 0,
-        secret: key[..16].to_string(),
-        page_id: "9100200300".to_string(),
-    };
-    let Some(d) = embedded.play(&case).await.map_err(|e| e.to_string())? else {
-        return Ok(None);
-    };
-    let shrunk = shrink::shrink(&mut embedded, case, d, budget)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut c = Counterexample::new(shrunk.case, shrunk.divergence, &server.url());
-    c.case.setup.setup.page_id = CASE_PAGE_ID.to_string();
-    c.shrink = Some(shrunk.stats);
-    server.stop().await;
-    Ok(Some(c))
-}
-
 pub fn import(a: ImportArgs) -> ExitCode {
     let usage = |e: String| {
         eprintln!("error: {e}");
@@ -164,9 +69,9 @@ pub fn import(a: ImportArgs) -> ExitCode {
         Ok(d) => d,
         Err(e) => return usage(format!("cannot read {}: {e}", a.file.display())),
     };
-    let mutants = match parse_mutants(&a.mutants) {
+    let mutants = match mutants(&a.mutants) {
         Ok(m) => m,
-        Err(e) => return usage(e),
+        Err(code) => return code,
     };
     let case = case_from_bytes(&data);
     println!(
@@ -191,7 +96,11 @@ pub fn import(a: ImportArgs) -> ExitCode {
         max_replays: a.max_replays,
         ..Budget::default()
     };
-    let c = match runtime().block_on(import_case(case, mutants.clone(), budget)) {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let c = match rt.block_on(baton::embedded::shrink_case(case, &mutants, budget)) {
         Ok(Some(c)) => c,
         Ok(None) => {
             println!("no divergence through the harness: the input does not reproduce");
@@ -199,7 +108,7 @@ pub fn import(a: ImportArgs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(3);
+            return ExitCode::from(e.exit_code());
         }
     };
     let snapshots = a

@@ -2,7 +2,7 @@
 //! plain line per minute otherwise, nothing with `--quiet`, or one JSON
 //! object per event with `--log-format json`.
 
-use baton::harness::run::{Observer, RunEvent};
+use baton::harness::{Observer, RunEvent};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};

@@ -9,8 +9,10 @@
 //! generator serves `baton run` (seeded PRNG), proptest (a shrinkable
 //! tape of choices) and the fuzzers (libFuzzer's bytes).
 
+mod case;
 pub mod entropy;
 mod ops;
 
+pub use case::{CASE_PAGE_ID, Case, branches, nth_case, nth_concurrent_case};
 pub use entropy::{Bytes, Entropy, SplitMix64, Tape};
 pub use ops::{CaseSetup, DEFECTS, GenConfig, START_MS, Weights, case, next_op, setup};

@@ -359,10 +359,10 @@ impl Gen<'_> {
 
     /// A well-formed call by `app`, with the proof its configuration needs.
     fn graph(&self, e: &mut impl Entropy, app: AppIx, call: Call) -> Op {
-        let proof = if self.st.setup.app(app).require_appsecret_proof || e.chance(10) {
-            Proof::Right
-        } else {
-            Proof::Absent
+        // Now and then a proof the app does not need (it is ignored).
+        let proof = match self.st.setup.proof_for(app) {
+            Proof::Absent if e.chance(10) => Proof::Right,
+            p => p,
         };
         Op::Graph(GraphOp {
             caller: Caller::App(app),

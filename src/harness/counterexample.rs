@@ -6,9 +6,10 @@
 //! order in which they were found, so the same bug found twice lands in the
 //! same file and a snapshot diff means the counterexample changed.
 
+use super::concurrent::{ConcurrentPart, side_by_side};
 use super::diff::Divergence;
-use super::driver::Case;
 use super::shrink::ShrinkStats;
+use crate::generate::Case;
 use crate::model::Rule;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -32,10 +33,10 @@ pub struct Counterexample {
     pub case_index: Option<u64>,
     /// The target's Graph URL (no credentials).
     pub target: String,
-    /// The branches played concurrently after `case` (`baton run
-    /// --concurrent`), and how often the case failed when repeated.
+    /// For a case with branches (`baton run --concurrent`): how often the
+    /// shrunk case failed when repeated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub concurrent: Option<super::concurrent::ConcurrentPart>,
+    pub concurrent: Option<ConcurrentPart>,
 }
 
 impl Counterexample {
@@ -55,9 +56,11 @@ impl Counterexample {
 
     /// A stable hash of the operations and the page they run on (FNV-1a).
     pub fn hash(&self) -> String {
-        let text = match &self.concurrent {
-            None => serde_json::to_string(&(&self.case.setup, &self.case.ops)),
-            Some(c) => serde_json::to_string(&(&self.case.setup, &self.case.ops, &c.branches)),
+        let c = &self.case;
+        let text = if c.is_concurrent() {
+            serde_json::to_string(&(&c.setup, &c.ops, &c.branches))
+        } else {
+            serde_json::to_string(&(&c.setup, &c.ops))
         }
         .expect("cases serialize");
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -125,19 +128,27 @@ impl Counterexample {
         }
         let _ = writeln!(s, "steps:");
         for (i, op) in self.case.ops.iter().enumerate() {
-            let mark = if i == d.step { ">>" } else { "  " };
+            let mark = if i == d.step && !d.concurrent {
+                ">>"
+            } else {
+                "  "
+            };
             let _ = writeln!(s, "{mark} {i}. {op}");
         }
-        if let Some(c) = &self.concurrent {
-            let _ = write!(s, "{}", c.side_by_side(self.case.ops.len()));
+        if self.case.is_concurrent() {
+            let _ = write!(s, "{}", side_by_side(&self.case));
         }
-        let _ = writeln!(s, "at step {}, the {:?} differs:", d.step, d.kind);
+        if d.concurrent {
+            let _ = writeln!(s, "in the {}, the {} differs:", d.what(), d.kind().name());
+        } else {
+            let _ = writeln!(s, "at step {}, the {} differs:", d.step, d.kind().name());
+        }
         let _ = writeln!(s, "--- expected");
-        for line in d.expected.lines() {
+        for line in d.expected_text().lines() {
             let _ = writeln!(s, "-   {line}");
         }
         let _ = writeln!(s, "+++ observed");
-        for line in d.observed.lines() {
+        for line in d.observed_text().lines() {
             let _ = writeln!(s, "+   {line}");
         }
         s

@@ -1,20 +1,28 @@
 //! The differ: what the model expected against what the target did, and
 //! which rules a difference breaks.
 //!
-//! Every comparison names rules from the model's own attribution: the rule
-//! that decided the answer ([`Outcome::decided_by`]), the rule behind each
-//! expected delivery ([`Delivery::rule`](crate::model::Delivery)), the rule
-//! behind each message the user should receive. Extra deliveries break
-//! HOOK-5, misordered ones HOOK-6, bad signatures HOOK-4, a 5xx INPUT-1.
+//! Each comparison yields a [`Finding`]: the rules the observation
+//! contradicts, whether that fails certification, and the [`Difference`]
+//! itself as data (the expected and the observed values, not text). The
+//! rules come from the model's own attribution: the rule that decided the
+//! step ([`Outcome::decided_by`]), the rule behind each expected delivery
+//! and each message the user should receive. A step's findings are merged
+//! into one [`Divergence`] ([`merge`]), filed under the first rule of its
+//! first strict finding, and naming every rule any finding names.
+//!
+//! Generic rules are named beside the specific ones, never instead of
+//! them: an unexpected handover event breaks HOOK-5 ("nothing is delivered
+//! that no rule asks for") and, first, the rule that decided the step (its
+//! owner is not the one the observation implies).
 
 use crate::model::{
-    Answer, AppIx, Channel, ControlSuccess, Event, EventKind, GraphError, GraphSuccess, Level, Op,
-    Outcome, Party, Rule, Setup,
+    Answer, AnswerMatch, AppIx, Channel, ControlAnswer, ControlSuccess, Delivery, Event,
+    GraphAnswer, GraphError, GraphSuccess, Level, ObservedAnswer, Op, Outcome, Psid, Rule, Setup,
+    judge_control, judge_graph,
 };
-use crate::wire::ObservedAnswer;
 use crate::wire::control::TranscriptItem;
 use serde::{Deserialize, Serialize};
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
 /// Which observation differed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,23 +34,371 @@ pub enum Kind {
     Transcript,
     /// The owner or deadline seen through `thread_owner` after the step.
     Owner,
+    /// A concurrent phase no sequential order explains (RACE-1).
+    Race,
+}
+
+impl Kind {
+    /// What differed, in words.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Answer => "answer",
+            Kind::Signature => "webhook signature",
+            Kind::Deliveries => "set of webhook deliveries",
+            Kind::Transcript => "user's transcript",
+            Kind::Owner => "thread's owner or deadline afterwards",
+            Kind::Race => "concurrent history",
+        }
+    }
+}
+
+/// What the target answered to a call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Seen {
+    Graph(ObservedAnswer),
+    Control(Result<ControlSuccess, String>),
+    /// No readable answer: a 5xx without an error envelope, a body that is
+    /// not JSON, a shape that does not fit the call.
+    Unreadable(String),
+}
+
+impl Seen {
+    /// What a correct platform answers: the model's outcome as observed.
+    pub fn of(out: &Outcome) -> Seen {
+        match &out.answer {
+            Answer::Graph(r) => Seen::Graph(ObservedAnswer::of(r)),
+            Answer::Control(r) => Seen::Control(r.clone()),
+        }
+    }
+}
+
+impl fmt::Display for Seen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Seen::Graph(o) => GraphAnswer(&o.answer).fmt(f),
+            Seen::Control(r) => ControlAnswer(r).fmt(f),
+            Seen::Unreadable(e) => f.write_str(e),
+        }
+    }
+}
+
+/// What was wrong with one app's deliveries.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryProblem {
+    /// An expected event did not arrive (on that channel).
+    Missing { channel: Channel, event: Event },
+    /// An event arrived that no rule asks for; `duplicate` when it is a
+    /// second copy of an expected one.
+    Extra {
+        channel: Channel,
+        event: Event,
+        duplicate: bool,
+    },
+    /// Everything arrived, in another order (HOOK-6).
+    Order,
+    /// A delivery that is not a webhook envelope as wire.md describes.
+    Unreadable { error: String },
+    /// An event about a thread the concurrent phase did not touch.
+    OtherThread { channel: Channel, event: Event },
+}
+
+/// A difference between the model and the target, as data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Difference {
+    /// The answer to the operation.
+    Answer { expected: Answer, observed: Seen },
+    /// A delivery to `app` whose `X-Hub-Signature-256` is missing or wrong.
+    Signature { app: AppIx, present: bool },
+    /// The webhook deliveries of one app during the step.
+    Deliveries {
+        app: AppIx,
+        problem: DeliveryProblem,
+        expected: Vec<(Channel, Event)>,
+        observed: Vec<(Channel, Event)>,
+    },
+    /// What the user of `psid` has received, in all.
+    Transcript {
+        psid: Psid,
+        expected: Vec<TranscriptItem>,
+        observed: Vec<TranscriptItem>,
+    },
+    /// `thread_owner` of `psid`, asked by `asker` after the step.
+    Owner {
+        psid: Psid,
+        asker: AppIx,
+        expected: Result<GraphSuccess, GraphError>,
+        observed: Seen,
+    },
+    /// No order of a concurrent phase explains what was observed.
+    Race(Box<RaceFailure>),
+}
+
+impl Difference {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Difference::Answer { .. } => Kind::Answer,
+            Difference::Signature { .. } => Kind::Signature,
+            Difference::Deliveries { .. } => Kind::Deliveries,
+            Difference::Transcript { .. } => Kind::Transcript,
+            Difference::Owner { .. } => Kind::Owner,
+            Difference::Race(_) => Kind::Race,
+        }
+    }
+
+    /// What a correct platform does, in words (one fact per line).
+    pub fn expected_text(&self) -> String {
+        match self {
+            Difference::Answer { expected, .. } => expected.to_string(),
+            Difference::Signature { .. } => {
+                "sha256=HMAC(app secret, body) on every delivery".into()
+            }
+            Difference::Deliveries {
+                app,
+                problem,
+                expected,
+                ..
+            } => match problem {
+                DeliveryProblem::Missing { channel, event } => {
+                    format!("{app} {channel} {event}")
+                }
+                DeliveryProblem::Extra { .. } if expected.is_empty() => {
+                    format!("nothing for {app}")
+                }
+                DeliveryProblem::Extra { .. } | DeliveryProblem::Order => lines(*app, expected),
+                DeliveryProblem::Unreadable { .. } => {
+                    "a webhook envelope as wire.md describes".into()
+                }
+                DeliveryProblem::OtherThread { .. } => {
+                    "webhooks about the threads of the concurrent phase only".into()
+                }
+            },
+            Difference::Transcript { psid, expected, .. } => {
+                format!("psid {psid}:\n{}", transcript_lines(expected))
+            }
+            Difference::Owner {
+                psid,
+                asker,
+                expected,
+                ..
+            } => format!(
+                "after the step, thread_owner of psid {psid} asked by {asker}: {}",
+                GraphAnswer(expected)
+            ),
+            Difference::Race(r) => r.expected_text(),
+        }
+    }
+
+    /// What the target did instead, in words.
+    pub fn observed_text(&self) -> String {
+        match self {
+            Difference::Answer { observed, .. } => observed.to_string(),
+            Difference::Signature { app, present: true } => format!(
+                "a delivery to {app} whose X-Hub-Signature-256 does not match its body under {app}'s secret"
+            ),
+            Difference::Signature {
+                app,
+                present: false,
+            } => format!("a delivery to {app} without X-Hub-Signature-256"),
+            Difference::Deliveries {
+                app,
+                problem,
+                observed,
+                ..
+            } => match problem {
+                DeliveryProblem::Missing { .. } | DeliveryProblem::Order if observed.is_empty() => {
+                    format!("{app} received nothing")
+                }
+                DeliveryProblem::Missing { .. } | DeliveryProblem::Order => lines(*app, observed),
+                DeliveryProblem::Extra {
+                    channel,
+                    event,
+                    duplicate,
+                } => {
+                    let what = if *duplicate { "a duplicate: " } else { "" };
+                    format!("{what}{app} {channel} {event}")
+                }
+                DeliveryProblem::Unreadable { error } => format!("{app}: {error}"),
+                DeliveryProblem::OtherThread { channel, event } => {
+                    format!("{app} {channel} {event}")
+                }
+            },
+            Difference::Transcript { psid, observed, .. } => {
+                format!("psid {psid}:\n{}", transcript_lines(observed))
+            }
+            Difference::Owner {
+                psid,
+                asker,
+                observed,
+                ..
+            } => {
+                format!("after the step, thread_owner of psid {psid} asked by {asker}: {observed}")
+            }
+            Difference::Race(r) => r.observed_text(),
+        }
+    }
+}
+
+/// Deliveries of one app, one per line.
+fn lines(app: AppIx, items: &[(Channel, Event)]) -> String {
+    items
+        .iter()
+        .map(|(c, e)| format!("{app} {c} {e}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn transcript_lines(items: &[TranscriptItem]) -> String {
+    if items.is_empty() {
+        return "(nothing)".to_string();
+    }
+    items
+        .iter()
+        .map(|t| t.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One operation of a concurrent phase as observed: its branch, its
+/// invocation and response times (µs from the start of the phase) and
+/// what the target answered.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RaceOp {
+    pub branch: usize,
+    pub start: u64,
+    pub end: u64,
+    pub op: Op,
+    pub observed: Seen,
+}
+
+/// A concurrent phase on one thread that no sequential order explains.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RaceFailure {
+    pub psid: Psid,
+    /// The longest order that explained everything up to it: each
+    /// operation's branch, the operation and the model's answer there.
+    pub placed: Vec<(usize, Op, Answer)>,
+    /// Why nothing could follow it (or why it could not end there).
+    pub reason: String,
+    /// Every operation of the phase on this thread.
+    pub history: Vec<RaceOp>,
+    /// Every webhook event about the thread, in arrival order.
+    pub deliveries: Vec<(AppIx, Channel, Event)>,
+    /// The whole transcript afterwards, when the target can tell it, and
+    /// how many of its messages were there before the phase.
+    pub transcript: Option<Vec<TranscriptItem>>,
+    pub transcript_before: usize,
+    /// `thread_owner` afterwards, as each app saw it.
+    pub owners: Vec<(AppIx, ObservedAnswer)>,
+}
+
+/// A branch's name in texts: A, B, C, …
+pub fn branch_label(b: usize) -> char {
+    (b'A' + (b % 26) as u8) as char
+}
+
+impl RaceFailure {
+    fn expected_text(&self) -> String {
+        let mut s = format!(
+            "some order of the {} concurrent operations on psid {} that respects real time explains every answer, webhook, the transcript and thread_owner afterwards\n",
+            self.history.len(),
+            self.psid
+        );
+        if self.placed.is_empty() {
+            let _ = writeln!(s, "no operation can come first");
+        } else {
+            let _ = writeln!(s, "the longest order that explains everything so far:");
+            for (branch, op, answer) in &self.placed {
+                let _ = writeln!(s, "  [{}] {op} -> {answer}", branch_label(*branch));
+            }
+        }
+        let _ = write!(s, "and then: {}", self.reason);
+        s
+    }
+
+    fn observed_text(&self) -> String {
+        let mut s = String::from("observed (µs from the start of the phase):\n");
+        for o in &self.history {
+            let _ = writeln!(
+                s,
+                "  [{}] {:>6}..{:<6} {} -> {}",
+                branch_label(o.branch),
+                o.start,
+                o.end,
+                o.op,
+                o.observed
+            );
+        }
+        if self.deliveries.is_empty() {
+            let _ = writeln!(s, "webhooks: none");
+        } else {
+            let _ = writeln!(s, "webhooks (in arrival order):");
+            for (a, c, e) in &self.deliveries {
+                let _ = writeln!(s, "  {a} {c} {e}");
+            }
+        }
+        if let Some(t) = &self.transcript {
+            let _ = writeln!(s, "transcript: {} messages", t.len());
+            for item in t.iter().skip(self.transcript_before) {
+                let _ = writeln!(s, "  {item}");
+            }
+        }
+        for (a, o) in &self.owners {
+            let _ = writeln!(
+                s,
+                "thread_owner asked by {a} afterwards: {}",
+                GraphAnswer(&o.answer)
+            );
+        }
+        s.trim_end().to_string()
+    }
+}
+
+/// One comparison that failed: the rules the observation contradicts (the
+/// first is the most specific), whether it fails certification, and what
+/// differed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    pub rules: Vec<Rule>,
+    pub strict: bool,
+    pub difference: Difference,
+}
+
+impl Finding {
+    fn new(rules: Vec<Rule>, strict: bool, difference: Difference) -> Finding {
+        let mut unique = Vec::with_capacity(rules.len());
+        for r in rules {
+            if !unique.contains(&r) {
+                unique.push(r);
+            }
+        }
+        Finding {
+            rules: unique,
+            strict,
+            difference,
+        }
+    }
 }
 
 /// A difference between the target and the model at one step.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Divergence {
-    /// Index of the step in the case (0-based).
+    /// Index of the step in the case (0-based); for a concurrent phase, the
+    /// number of sequential steps before it.
     pub step: usize,
-    /// The step's one-line rendering.
-    pub op: String,
-    pub kind: Kind,
+    /// The diverging operation; `None` for a concurrent phase as a whole.
+    pub op: Option<Op>,
+    /// Found in the concurrent phase (after the sequential steps).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub concurrent: bool,
     /// The rules involved; the first is the one the divergence is filed under.
     pub rules: Vec<Rule>,
     /// False for a non-strict deviation: a broken SHOULD rule, or a refusal
     /// with another code than the (undocumented) expected one.
     pub strict: bool,
-    pub expected: String,
-    pub observed: String,
+    pub difference: Difference,
 }
 
 impl Divergence {
@@ -50,12 +406,16 @@ impl Divergence {
         self.rules[0]
     }
 
+    pub fn kind(&self) -> Kind {
+        self.difference.kind()
+    }
+
     /// Whether this divergence fails the run (`--strict` fails on any).
     pub fn fails(&self, strict_mode: bool) -> bool {
         self.strict || strict_mode
     }
 
-    /// The human summary, e.g. `step 3: CTRL-4 (MUST) answer differs`.
+    /// The human summary, e.g. `step 3: CTRL-4 (MUST): the answer differs`.
     pub fn headline(&self) -> String {
         let rules: Vec<&str> = self.rules.iter().map(|r| r.id()).collect();
         let level = if self.strict { "MUST" } else { "non-strict" };
@@ -63,430 +423,341 @@ impl Divergence {
             "step {}: {} ({level}): the {} differs",
             self.step,
             rules.join(", "),
-            kind_name(self.kind)
+            self.kind().name()
         )
     }
-}
 
-fn kind_name(k: Kind) -> &'static str {
-    match k {
-        Kind::Answer => "answer",
-        Kind::Signature => "webhook signature",
-        Kind::Deliveries => "set of webhook deliveries",
-        Kind::Transcript => "user's transcript",
-        Kind::Owner => "thread's owner or deadline afterwards",
-    }
-}
-
-fn div(
-    step: usize,
-    op: &Op,
-    kind: Kind,
-    rules: Vec<Rule>,
-    strict: bool,
-    expected: String,
-    observed: String,
-) -> Divergence {
-    let mut unique = Vec::with_capacity(rules.len());
-    for r in rules {
-        if !unique.contains(&r) {
-            unique.push(r);
+    /// The diverging step in words: the operation, or the concurrent phase.
+    pub fn what(&self) -> String {
+        match &self.op {
+            Some(op) if !self.concurrent => op.to_string(),
+            Some(op) => format!("concurrent phase: {op}"),
+            None => "concurrent phase".to_string(),
         }
     }
-    Divergence {
-        step,
-        op: op.to_string(),
-        kind,
-        rules: unique,
-        strict,
-        expected,
-        observed,
+
+    pub fn expected_text(&self) -> String {
+        self.difference.expected_text()
+    }
+
+    pub fn observed_text(&self) -> String {
+        self.difference.observed_text()
+    }
+
+    /// Whether `found`, the divergence of a replay, reproduces this one:
+    /// it names the rule this one is filed under, in the same phase
+    /// (sequential steps or the concurrent phase). The one test the
+    /// shrinkers, the repeats of a concurrent case and the progress log
+    /// all use.
+    pub fn reproduced_by(&self, found: Option<&Divergence>) -> bool {
+        found.is_some_and(|d| d.rules.contains(&self.rule()) && d.concurrent == self.concurrent)
     }
 }
 
-/// Refusal codes documented by Meta: a mismatch there is strict (rules.md,
-/// Refusals).
-fn documented_refusal(rule: Rule) -> bool {
-    matches!(rule, Rule::Ctrl4 | Rule::Auth1)
-}
-
-/// Compares a Graph answer.
-pub fn graph_answer(
+/// Merges a step's findings into one divergence: filed under the first
+/// strict finding (else the first), naming the rules of all of them.
+pub fn merge(
     step: usize,
-    op: &Op,
-    expected: &Outcome,
-    observed: &Result<ObservedAnswer, String>,
+    op: Option<&Op>,
+    concurrent: bool,
+    findings: Vec<Finding>,
 ) -> Option<Divergence> {
-    let Answer::Graph(want) = &expected.answer else {
-        return None;
-    };
-    let rule = expected.decided_by;
-    let must = rule.level() == Level::Must;
-    let obs = match observed {
-        Ok(o) if o.matches(want) => return None,
-        Ok(o) => o,
-        Err(e) => {
-            // No readable answer at all: a 5xx or garbage breaks INPUT-1.
-            return Some(div(
-                step,
-                op,
-                Kind::Answer,
-                vec![rule, Rule::Input1],
-                true,
-                graph_text(want),
-                e.clone(),
-            ));
-        }
-    };
-    let (rules, strict) = match (want, &obs.answer) {
-        (Err(w), Err(o)) => {
-            // Refused either way, but not the same refusal.
-            let strict = o.status >= 500
-                || (documented_refusal(rule) && (w.code, w.subcode) != (o.code, o.subcode));
-            let strict = strict || (w.www_authenticate && !o.www_authenticate);
-            let mut rules = vec![rule];
-            if o.status >= 500 {
-                rules.push(Rule::Input1);
-            }
-            (rules, strict)
-        }
-        (Ok(_), Err(o)) => {
-            // A valid call refused; refused as malformed, it also breaks INPUT-1.
-            let mut rules = vec![rule];
-            if o.code == 100 && o.subcode.is_none() {
-                rules.push(Rule::Input1);
-            }
-            (rules, must || o.status >= 500)
-        }
-        (Err(_), Ok(_)) => (vec![rule, Rule::Ctrl5], must),
-        (Ok(_), Ok(_)) => (vec![rule], must),
-    };
-    Some(div(
-        step,
-        op,
-        Kind::Answer,
-        rules,
-        strict,
-        graph_text(want),
-        graph_text(&obs.answer),
-    ))
-}
-
-/// Compares a control-API answer (the control API is not certified, but a
-/// target that answers an operation differently has decided it differently).
-pub fn control_answer(
-    step: usize,
-    op: &Op,
-    expected: &Outcome,
-    observed: Result<Result<ControlSuccess, String>, String>,
-) -> Option<Divergence> {
-    let Answer::Control(want) = &expected.answer else {
-        return None;
-    };
-    let rule = expected.decided_by;
-    let same = match (&observed, want) {
-        (Ok(Ok(ControlSuccess::Ok)), Ok(ControlSuccess::Ok)) => true,
-        (Ok(Ok(ControlSuccess::Mid(_))), Ok(ControlSuccess::Mid(_))) => true,
-        (Ok(Ok(ControlSuccess::NowMs(a))), Ok(ControlSuccess::NowMs(b))) => a == b,
-        (Ok(Err(_)), Err(_)) => true,
-        _ => false,
-    };
-    if same {
-        return None;
-    }
-    let observed = match observed {
-        Ok(a) => control_text(&a),
-        Err(e) => e,
-    };
-    Some(div(
-        step,
-        op,
-        Kind::Answer,
-        vec![rule],
-        rule.level() == Level::Must,
-        control_text(want),
-        observed,
-    ))
-}
-
-/// Compares a `thread_owner` probe taken after a step. A wrong owner or
-/// deadline is charged to the step: to CTRL-6 when it is another PSID's
-/// thread, CTRL-5 when the step was refused, EXP-1/EXP-2 when only the
-/// expiration differs, else the rule that decided the step.
-pub fn probe(
-    step: usize,
-    op: &Op,
-    expected: &Outcome,
-    psid: &str,
-    asker: AppIx,
-    want: &Result<GraphSuccess, GraphError>,
-    got: &Result<ObservedAnswer, String>,
-) -> Option<Divergence> {
-    if got.as_ref().is_ok_and(|g| g.matches(want)) {
-        return None;
-    }
-    let only_expiration = match (want, got) {
-        (
-            Ok(GraphSuccess::ThreadOwner(Some(w))),
-            Ok(ObservedAnswer {
-                answer: Ok(GraphSuccess::ThreadOwner(Some(g))),
-                ..
-            }),
-        ) => w.app_id == g.app_id,
-        _ => false,
-    };
-    // Shown or hidden when it should not be: the view itself is wrong.
-    let wrong_visibility = match (want, got) {
-        (
-            Ok(GraphSuccess::ThreadOwner(Some(w))),
-            Ok(ObservedAnswer {
-                answer: Ok(GraphSuccess::ThreadOwner(Some(g))),
-                ..
-            }),
-        ) => w.expiration == g.expiration && w.app_id.is_none() != g.app_id.is_none(),
-        _ => false,
-    };
-    let rules = if wrong_visibility {
-        vec![Rule::Auth4]
-    } else if op.psid().is_some_and(|p| p != psid) {
-        vec![Rule::Ctrl6]
-    } else if expected.is_refusal() {
-        vec![Rule::Ctrl5, expected.decided_by]
-    } else {
-        match op {
-            Op::Clock { .. } => vec![Rule::Exp1],
-            Op::Roles { .. } => vec![Rule::Pri5, Rule::Ctrl1],
-            Op::Graph(g)
-                if only_expiration && matches!(g.call, crate::model::Call::Extend { .. }) =>
-            {
-                vec![Rule::Exp2]
-            }
-            _ if only_expiration => vec![Rule::Exp1, expected.decided_by],
-            _ => vec![expected.decided_by, Rule::Ctrl1],
-        }
-    };
-    let strict = rules[0].level() == Level::Must;
-    let observed = match got {
-        Ok(o) => graph_text(&o.answer),
-        Err(e) => e.clone(),
-    };
-    Some(div(
-        step,
-        op,
-        Kind::Owner,
-        rules,
-        strict,
-        format!(
-            "after the step, thread_owner of psid {psid} asked by {asker}: {}",
-            graph_text(want)
-        ),
-        format!("after the step, thread_owner of psid {psid} asked by {asker}: {observed}"),
-    ))
-}
-
-pub fn bad_signature(step: usize, op: &Op, app: AppIx, present: bool) -> Divergence {
-    let observed = if present {
-        format!(
-            "a delivery to {app} whose X-Hub-Signature-256 does not match its body under {app}'s secret"
-        )
-    } else {
-        format!("a delivery to {app} without X-Hub-Signature-256")
-    };
-    div(
-        step,
-        op,
-        Kind::Signature,
-        vec![Rule::Hook4],
-        true,
-        "sha256=HMAC(app secret, body) on every delivery".into(),
-        observed,
-    )
-}
-
-pub fn unreadable_delivery(
-    step: usize,
-    op: &Op,
-    expected: &Outcome,
-    app: AppIx,
-    error: &str,
-) -> Divergence {
-    let rule = expected
-        .deliveries
+    let lead = findings
         .iter()
-        .find(|d| d.app == app)
-        .map_or(Rule::Hook5, |d| d.rule);
-    div(
+        .position(|f| f.strict)
+        .or((!findings.is_empty()).then_some(0))?;
+    let mut rules = findings[lead].rules.clone();
+    let mut strict = false;
+    for f in &findings {
+        strict |= f.strict;
+        for r in &f.rules {
+            if !rules.contains(r) {
+                rules.push(*r);
+            }
+        }
+    }
+    let difference = findings.into_iter().nth(lead).expect("lead").difference;
+    Some(Divergence {
         step,
-        op,
-        Kind::Deliveries,
-        vec![rule],
-        true,
-        "a webhook envelope as wire.md describes".into(),
-        format!("{app}: {error}"),
-    )
+        op: op.cloned(),
+        concurrent,
+        rules,
+        strict,
+        difference,
+    })
 }
 
-/// Events compare without message ids and timestamps (wire.md).
-fn normalized(e: &Event) -> Event {
-    let mut e = e.clone();
-    e.timestamp = 0;
-    match &mut e.kind {
-        EventKind::Message { mid, .. } | EventKind::Postback { mid, .. } => mid.clear(),
-        _ => {}
+fn must(rule: Rule) -> bool {
+    rule.level() == Level::Must
+}
+
+/// Compares the answer to an operation.
+pub fn answer(expected: &Outcome, seen: &Seen) -> Option<Finding> {
+    let rule = expected.decided_by;
+    let diff = || Difference::Answer {
+        expected: expected.answer.clone(),
+        observed: seen.clone(),
+    };
+    match (&expected.answer, seen) {
+        (Answer::Graph(want), Seen::Graph(obs)) => {
+            let (rules, strict) = match judge_graph(want, rule, obs) {
+                AnswerMatch::Same => return None,
+                AnswerMatch::OtherRefusal { strict } => {
+                    // Refused either way, but not the same refusal.
+                    let mut rules = vec![rule];
+                    if obs.status >= 500 {
+                        rules.push(Rule::Input1);
+                    }
+                    (rules, strict)
+                }
+                AnswerMatch::Different => match (want, &obs.answer) {
+                    (Ok(_), Err(o)) => {
+                        // A valid call refused; refused as malformed, it
+                        // also breaks INPUT-1.
+                        let mut rules = vec![rule];
+                        if o.code == 100 && o.subcode.is_none() {
+                            rules.push(Rule::Input1);
+                        }
+                        (rules, must(rule) || o.status >= 500)
+                    }
+                    (Err(_), Ok(_)) => (vec![rule, Rule::Ctrl5], must(rule)),
+                    _ => (vec![rule], must(rule)),
+                },
+            };
+            Some(Finding::new(rules, strict, diff()))
+        }
+        // No readable answer at all: a 5xx or garbage breaks INPUT-1.
+        (Answer::Graph(_), _) => Some(Finding::new(vec![rule, Rule::Input1], true, diff())),
+        (Answer::Control(want), Seen::Control(obs)) => {
+            if judge_control(want, obs) {
+                None
+            } else {
+                // The control API is not certified, but a target that
+                // answers an operation differently has decided it
+                // differently.
+                Some(Finding::new(vec![rule], must(rule), diff()))
+            }
+        }
+        (Answer::Control(_), _) => Some(Finding::new(vec![rule], must(rule), diff())),
     }
-    e
+}
+
+/// A delivery that cannot be taken at face value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fault {
+    /// Missing or wrong `X-Hub-Signature-256`.
+    BadSignature { app: AppIx, present: bool },
+    /// Not a webhook envelope.
+    Unreadable { app: AppIx, error: String },
+}
+
+/// A delivery fault: a bad signature breaks HOOK-4; an unreadable delivery
+/// breaks the rule that asked for a delivery to that app in the step, or
+/// HOOK-5 when none did (or none is known, in a concurrent phase).
+pub fn fault(f: &Fault, expected: Option<&Outcome>) -> Finding {
+    match f {
+        Fault::BadSignature { app, present } => Finding::new(
+            vec![Rule::Hook4],
+            true,
+            Difference::Signature {
+                app: *app,
+                present: *present,
+            },
+        ),
+        Fault::Unreadable { app, error } => {
+            let rule = expected
+                .and_then(|o| o.deliveries.iter().find(|d| d.app == *app))
+                .map_or(Rule::Hook5, |d| d.rule);
+            Finding::new(
+                vec![rule],
+                true,
+                Difference::Deliveries {
+                    app: *app,
+                    problem: DeliveryProblem::Unreadable {
+                        error: error.clone(),
+                    },
+                    expected: of_app(expected.map_or(&[][..], |o| &o.deliveries[..]), *app),
+                    observed: Vec::new(),
+                },
+            )
+        }
+    }
+}
+
+fn of_app(deliveries: &[Delivery], app: AppIx) -> Vec<(Channel, Event)> {
+    deliveries
+        .iter()
+        .filter(|d| d.app == app)
+        .map(|d| (d.channel, d.event.normalized()))
+        .collect()
 }
 
 /// Compares the deliveries per app and channel as multisets, then their
-/// order per app (and so per PSID).
-pub fn deliveries(
-    step: usize,
-    op: &Op,
-    expected: &Outcome,
-    observed: &[Vec<(Channel, Event)>],
-) -> Option<Divergence> {
-    // (app, channel, event, rule) expected but not seen; (app, channel,
-    // event, duplicate?) seen but not expected; per app.
-    let mut missing: Vec<(AppIx, Channel, Event, Rule, String)> = Vec::new();
-    let mut extra: Vec<(AppIx, Channel, Event, bool, String)> = Vec::new();
-    let mut order_div = None;
+/// order per app (and so per PSID). `observed[i]` is what app `i` got.
+pub fn deliveries(expected: &Outcome, observed: &[Vec<(Channel, Event)>]) -> Option<Finding> {
+    struct Missing {
+        app: AppIx,
+        channel: Channel,
+        event: Event,
+        rule: Rule,
+    }
+    struct Extra {
+        app: AppIx,
+        channel: Channel,
+        event: Event,
+        duplicate: bool,
+    }
+    let mut missing: Vec<Missing> = Vec::new();
+    let mut extra: Vec<Extra> = Vec::new();
+    let mut order: Option<AppIx> = None;
+    type Lists = (Vec<(Channel, Event)>, Vec<(Channel, Event)>);
+    let mut per_app: Vec<Lists> = Vec::new();
     for (i, got) in observed.iter().enumerate() {
         let app = AppIx(i as u8);
         let want: Vec<(Channel, Event, Rule)> = expected
             .deliveries
             .iter()
             .filter(|d| d.app == app)
-            .map(|d| (d.channel, normalized(&d.event), d.rule))
+            .map(|d| (d.channel, d.event.normalized(), d.rule))
             .collect();
-        let got: Vec<(Channel, Event)> = got.iter().map(|(c, e)| (*c, normalized(e))).collect();
-        let want_text = lines(app, want.iter().map(|(c, e, _)| (*c, e)));
-        let got_text = lines(app, got.iter().map(|(c, e)| (*c, e)));
+        let got: Vec<(Channel, Event)> = got.iter().map(|(c, e)| (*c, e.normalized())).collect();
         let mut used = vec![false; got.len()];
         for (c, e, r) in &want {
             match (0..got.len()).find(|j| !used[*j] && got[*j].0 == *c && got[*j].1 == *e) {
                 Some(j) => used[j] = true,
-                None => missing.push((app, *c, e.clone(), *r, got_text.clone())),
+                None => missing.push(Missing {
+                    app,
+                    channel: *c,
+                    event: e.clone(),
+                    rule: *r,
+                }),
             }
         }
         for (j, (c, e)) in got.iter().enumerate() {
             if !used[j] {
                 let duplicate = want.iter().any(|(wc, we, _)| wc == c && we == e);
-                extra.push((app, *c, e.clone(), duplicate, want_text.clone()));
+                extra.push(Extra {
+                    app,
+                    channel: *c,
+                    event: e.clone(),
+                    duplicate,
+                });
             }
         }
-        if order_div.is_none()
-            && used.iter().all(|u| *u)
-            && want.len() == got.len()
-            && want_text != got_text
-        {
-            order_div = Some(div(
-                step,
-                op,
-                Kind::Deliveries,
-                vec![Rule::Hook6],
-                false,
-                want_text,
-                got_text,
-            ));
+        let want: Vec<(Channel, Event)> = want.into_iter().map(|(c, e, _)| (c, e)).collect();
+        if order.is_none() && used.iter().all(|u| *u) && want.len() == got.len() && want != got {
+            order = Some(app);
         }
+        per_app.push((want, got));
     }
+    let lists = |app: AppIx| per_app[app.index()].clone();
+    // An unexpected handover event says the target changed (or was asked
+    // to change) who owns the thread: the rule that decided the step is
+    // contradicted, whatever else is.
+    let handover_extra = extra
+        .iter()
+        .any(|x| !x.duplicate && x.event.kind.is_handover());
+    let step_rule = |rules: &mut Vec<Rule>| {
+        if handover_extra && !rules.contains(&expected.decided_by) {
+            rules.insert(0, expected.decided_by);
+        }
+    };
     // A missing delivery names the rule that asked for it, preferring the
     // rule that decided the step (the owner's copy of a user event).
     let pick = missing
         .iter()
-        .position(|m| m.3 == expected.decided_by)
+        .position(|m| m.rule == expected.decided_by)
         .unwrap_or(0);
-    if let Some((app, c, e, r, got_text)) = missing.get(pick) {
+    if let Some(m) = missing.get(pick) {
         // The same event on the other channel means the target chose another
         // owner: the step's control rule is broken before the channel rule.
-        let swapped = extra
-            .iter()
-            .any(|(a, xc, xe, _, _)| a == app && xc != c && same_but_payload(xe, e));
+        let swapped = extra.iter().any(|x| {
+            x.app == m.app && x.channel != m.channel && x.event.same_but_payload(&m.event)
+        });
         let mut rules = if swapped {
-            vec![expected.decided_by, *r]
+            vec![expected.decided_by, m.rule]
         } else {
-            vec![*r]
+            vec![m.rule]
         };
+        step_rule(&mut rules);
         if expected.is_refusal() {
             rules.push(Rule::Ctrl5);
         }
-        let observed = if got_text.is_empty() {
-            format!("{app} received nothing")
-        } else {
-            got_text.clone()
-        };
-        let expected_text = format!("{app} {} {}", c.as_str(), event_text(e));
-        return Some(div(
-            step,
-            op,
-            Kind::Deliveries,
+        if handover_extra {
+            rules.push(Rule::Hook3);
+            rules.push(Rule::Hook5);
+        }
+        let (want, got) = lists(m.app);
+        let strict = must(m.rule) || (handover_extra && must(expected.decided_by));
+        return Some(Finding::new(
             rules,
-            r.level() == Level::Must,
-            expected_text,
-            observed,
+            strict,
+            Difference::Deliveries {
+                app: m.app,
+                problem: DeliveryProblem::Missing {
+                    channel: m.channel,
+                    event: m.event.clone(),
+                },
+                expected: want,
+                observed: got,
+            },
         ));
     }
-    if let Some((app, c, e, duplicate, want_text)) = extra.first() {
-        let rules = if expected.is_refusal() && !duplicate {
-            vec![Rule::Ctrl5, Rule::Hook5]
-        } else {
-            vec![Rule::Hook5]
-        };
-        let expected_text = if want_text.is_empty() {
-            format!("nothing for {app}")
-        } else {
-            want_text.clone()
-        };
-        let what = if *duplicate { "a duplicate: " } else { "" };
-        let observed = format!("{what}{app} {} {}", c.as_str(), event_text(e));
-        return Some(div(
-            step,
-            op,
-            Kind::Deliveries,
+    // An extra handover event first: it carries the step's rule.
+    let lead = extra
+        .iter()
+        .position(|x| !x.duplicate && x.event.kind.is_handover())
+        .unwrap_or(0);
+    if let Some(x) = extra.get(lead) {
+        let mut rules = Vec::new();
+        if expected.is_refusal() && !x.duplicate {
+            rules.push(Rule::Ctrl5);
+        }
+        if !x.duplicate && x.event.kind.is_handover() {
+            rules.push(Rule::Hook3);
+        }
+        rules.push(Rule::Hook5);
+        step_rule(&mut rules);
+        let (want, got) = lists(x.app);
+        return Some(Finding::new(
             rules,
             true,
-            expected_text,
-            observed,
+            Difference::Deliveries {
+                app: x.app,
+                problem: DeliveryProblem::Extra {
+                    channel: x.channel,
+                    event: x.event.clone(),
+                    duplicate: x.duplicate,
+                },
+                expected: want,
+                observed: got,
+            },
         ));
     }
-    order_div
-}
-
-/// Equal but for a postback's payload (which depends on the channel).
-fn same_but_payload(a: &Event, b: &Event) -> bool {
-    let strip = |e: &Event| {
-        let mut e = e.clone();
-        if let EventKind::Postback { payload, .. } = &mut e.kind {
-            *payload = None;
-        }
-        e
-    };
-    strip(a) == strip(b)
-}
-
-/// Deliveries of one app, one per line.
-fn lines<'e>(app: AppIx, items: impl Iterator<Item = (Channel, &'e Event)>) -> String {
-    items
-        .map(|(c, e)| format!("{app} {} {}", c.as_str(), event_text(e)))
-        .collect::<Vec<_>>()
-        .join("\n")
+    let app = order?;
+    let (want, got) = lists(app);
+    Some(Finding::new(
+        vec![Rule::Hook6],
+        false,
+        Difference::Deliveries {
+            app,
+            problem: DeliveryProblem::Order,
+            expected: want,
+            observed: got,
+        },
+    ))
 }
 
 /// Compares a PSID's whole transcript (sender, kind, text; not ids).
 pub fn transcript(
-    step: usize,
-    op: &Op,
     expected: &Outcome,
     psid: &str,
     want: &[TranscriptItem],
     got: &[TranscriptItem],
-) -> Option<Divergence> {
-    let same = |a: &TranscriptItem, b: &TranscriptItem| {
-        a.from_app_id == b.from_app_id && a.kind == b.kind && a.text == b.text
-    };
+) -> Option<Finding> {
     let first_diff =
         (0..want.len().max(got.len())).find(|i| match (want.get(*i), got.get(*i)) {
-            (Some(a), Some(b)) => !same(a, b),
+            (Some(a), Some(b)) => !a.same_message(b),
             _ => true,
         })?;
     // A message the model delivered at this step names its own rule; one
@@ -506,184 +777,145 @@ pub fn transcript(
     if expected.is_refusal() && rule != Rule::Ctrl5 {
         rules.push(Rule::Ctrl5);
     }
-    let show = |items: &[TranscriptItem]| {
-        if items.is_empty() {
-            return "(nothing)".to_string();
-        }
-        items
-            .iter()
-            .map(|t| format!("{} from {}: {:?}", t.kind.as_str(), t.from_app_id, t.text))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    Some(div(
-        step,
-        op,
-        Kind::Transcript,
+    Some(Finding::new(
         rules,
-        rule.level() == Level::Must,
-        format!("psid {psid}:\n{}", show(want)),
-        format!("psid {psid}:\n{}", show(got)),
+        must(rule),
+        Difference::Transcript {
+            psid: psid.to_string(),
+            expected: want.to_vec(),
+            observed: got.to_vec(),
+        },
     ))
 }
 
-// ---------------------------------------------------------------------------
-// Human-readable renderings.
-
-fn party(p: Party) -> String {
-    match p {
-        Party::App(a) => a.to_string(),
-        Party::PageInbox => "page_inbox".into(),
-    }
-}
-
-/// One event on one line, with apps by position.
-pub fn event_text(e: &Event) -> String {
-    let psid = e
-        .psid
-        .as_deref()
-        .map(|p| format!("psid {p} "))
-        .unwrap_or_default();
-    let meta = |m: &Option<String>| {
-        m.as_ref()
-            .map(|m| format!(" metadata {m:?}"))
-            .unwrap_or_default()
+/// Compares a `thread_owner` probe taken after a step. A wrong owner or
+/// deadline is charged to the step: to CTRL-6 when it is another PSID's
+/// thread, CTRL-5 when the step was refused, EXP-1/EXP-2 when only the
+/// expiration differs, AUTH-4 when only what the asker may see differs,
+/// else the rule that decided the step.
+pub fn owner(
+    op: &Op,
+    expected: &Outcome,
+    psid: &str,
+    asker: AppIx,
+    want: &Result<GraphSuccess, GraphError>,
+    got: &Seen,
+) -> Option<Finding> {
+    let seen_owner = match got {
+        Seen::Graph(o) if o.matches(want) => return None,
+        Seen::Graph(o) => Some(&o.answer),
+        _ => None,
     };
-    let body = match &e.kind {
-        EventKind::Message {
-            text,
-            quick_reply,
-            ad_id,
-            ..
-        } => {
-            let mut s = format!("message {text:?}");
-            if let Some(q) = quick_reply {
-                let _ = write!(s, " quick_reply {q:?}");
+    let views = match (want, seen_owner) {
+        (Ok(GraphSuccess::ThreadOwner(Some(w))), Some(Ok(GraphSuccess::ThreadOwner(Some(g))))) => {
+            Some((w, g))
+        }
+        _ => None,
+    };
+    let only_expiration = views.is_some_and(|(w, g)| w.app_id == g.app_id);
+    // Shown or hidden when it should not be: the view itself is wrong.
+    let wrong_visibility = views.is_some_and(|(w, g)| {
+        w.expiration == g.expiration && w.app_id.is_none() != g.app_id.is_none()
+    });
+    let rules = if wrong_visibility {
+        vec![Rule::Auth4]
+    } else if op.psid().is_some_and(|p| p != psid) {
+        vec![Rule::Ctrl6]
+    } else if expected.is_refusal() {
+        vec![Rule::Ctrl5, expected.decided_by]
+    } else {
+        match op {
+            Op::Clock { .. } => vec![Rule::Exp1],
+            Op::Roles { .. } => vec![Rule::Pri5, Rule::Ctrl1],
+            Op::Graph(g)
+                if only_expiration && matches!(g.call, crate::model::Call::Extend { .. }) =>
+            {
+                vec![Rule::Exp2]
             }
-            if let Some(a) = ad_id {
-                let _ = write!(s, " referral ad {a:?}");
-            }
-            s
-        }
-        EventKind::Postback { title, payload, .. } => match payload {
-            Some(p) => format!("postback {title:?} payload {p:?}"),
-            None => format!("postback {title:?} (no payload)"),
-        },
-        EventKind::PassThreadControl {
-            new_owner,
-            previous_owner,
-            metadata,
-        } => format!(
-            "pass_thread_control to {} from {}{}",
-            party(*new_owner),
-            previous_owner.map_or("null".to_string(), party),
-            meta(metadata)
-        ),
-        EventKind::TakeThreadControl {
-            previous_owner,
-            new_owner,
-            metadata,
-        } => {
-            format!(
-                "take_thread_control by {} from {}{}",
-                party(*new_owner),
-                party(*previous_owner),
-                meta(metadata)
-            )
-        }
-        EventKind::RequestThreadControl {
-            requested_owner,
-            metadata,
-        } => {
-            format!(
-                "request_thread_control by {requested_owner}{}",
-                meta(metadata)
-            )
-        }
-        EventKind::AppRoles { app, primary } => {
-            format!(
-                "app_roles {app} {}",
-                if *primary {
-                    "primary_receiver"
-                } else {
-                    "secondary_receiver"
-                }
-            )
+            _ if only_expiration => vec![Rule::Exp1, expected.decided_by],
+            _ => vec![expected.decided_by, Rule::Ctrl1],
         }
     };
-    format!("{psid}{body}")
-}
-
-pub fn graph_text(a: &Result<GraphSuccess, GraphError>) -> String {
-    match a {
-        Err(e) => match e.subcode {
-            Some(s) => format!("HTTP {} code {} subcode {s}", e.status, e.code),
-            None => format!("HTTP {} code {}", e.status, e.code),
+    let strict = must(rules[0]);
+    Some(Finding::new(
+        rules,
+        strict,
+        Difference::Owner {
+            psid: psid.to_string(),
+            asker,
+            expected: want.clone(),
+            observed: got.clone(),
         },
-        Ok(GraphSuccess::Sent { recipient_id, .. }) => format!("200 sent to psid {recipient_id}"),
-        Ok(GraphSuccess::Success) => "200 success".into(),
-        Ok(GraphSuccess::Result) => "200 result success".into(),
-        Ok(GraphSuccess::ThreadOwner(None)) => "200 thread_owner: none (idle)".into(),
-        Ok(GraphSuccess::ThreadOwner(Some(v))) => match v.app_id {
-            Some(p) => format!("200 thread_owner {} expiration {}", party(p), v.expiration),
-            None => format!("200 thread_owner hidden, expiration {}", v.expiration),
-        },
-        Ok(GraphSuccess::SecondaryReceivers(apps)) => {
-            format!(
-                "200 secondary_receivers [{}]",
-                apps.iter()
-                    .map(|a| a.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }
-    }
+    ))
 }
 
-fn control_text(a: &Result<ControlSuccess, String>) -> String {
-    match a {
-        Ok(ControlSuccess::Ok) => "ok".into(),
-        Ok(ControlSuccess::Mid(_)) => "ok with a message id".into(),
-        Ok(ControlSuccess::NowMs(n)) => format!("now_ms {n}"),
-        Err(e) => format!("control error: {e}"),
-    }
-}
-
-/// One line for a trace: the step and what the model expected of it.
-pub fn describe_step(i: usize, op: &Op, expected: &Outcome, _setup: &Setup) -> String {
-    let answer = match &expected.answer {
-        Answer::Graph(a) => graph_text(a),
-        Answer::Control(a) => control_text(a),
-    };
-    let mut s = format!("{i:>3}. {op}\n     -> {answer} [{}]", expected.decided_by);
-    for d in &expected.deliveries {
-        let _ = write!(
-            s,
-            "\n     => {} {} {}",
-            d.app,
-            d.channel.as_str(),
-            event_text(&d.event)
-        );
+/// A step and what the model expects of it, for traces: the operation,
+/// the answer with the rule that decided it, the deliveries (by app) and
+/// what the user receives.
+pub fn describe_expected(i: usize, op: &Op, expected: &Outcome) -> String {
+    let mut s = format!(
+        "{i:>3}. {op}\n     -> {} [{}]",
+        expected.answer, expected.decided_by
+    );
+    let mut deliveries: Vec<&Delivery> = expected.deliveries.iter().collect();
+    deliveries.sort_by_key(|d| d.app);
+    for d in deliveries {
+        let _ = write!(s, "\n     => {d}");
     }
     for r in &expected.received {
-        let _ = write!(
-            s,
-            "\n     user psid {} receives {} from {}: {:?}",
-            r.psid,
-            r.entry.kind.as_str(),
-            party(r.entry.from),
-            r.entry.text
-        );
+        let _ = write!(s, "\n     user {r}");
     }
     s
+}
+
+/// What the target did at one step, in the form of [`describe_expected`]
+/// (a correct target's observation reads exactly like the expectation,
+/// except that no rule is named).
+pub struct Observation {
+    pub answer: Seen,
+    /// Per app in setup order, in arrival order.
+    pub deliveries: Vec<Vec<(Channel, Event)>>,
+    /// Messages that reached users during the step: the transcript entries
+    /// beyond what was seen before, per PSID.
+    pub received: Vec<(Psid, Vec<TranscriptItem>)>,
+}
+
+impl Observation {
+    pub fn describe(&self, i: usize, op: &Op, setup: &Setup) -> String {
+        let mut s = format!("{i:>3}. {op}\n     -> {}", self.answer);
+        for (a, evs) in self.deliveries.iter().enumerate() {
+            for (c, e) in evs {
+                let _ = write!(s, "\n     => app {a} {c} {e}");
+            }
+        }
+        for (psid, items) in &self.received {
+            for t in items {
+                let from = match setup.app_ref(&t.from_app_id) {
+                    crate::model::AppRef::App(a) => a.to_string(),
+                    crate::model::AppRef::PageInbox => "page_inbox".into(),
+                    crate::model::AppRef::Unknown(id) => id,
+                };
+                let _ = write!(
+                    s,
+                    "\n     user psid {psid} receives {} from {from}: {:?}",
+                    t.kind.as_str(),
+                    t.text
+                );
+            }
+        }
+        s
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{AppSpec, Call, GraphOp, Setup, State, UserEvent, apply};
+    use crate::model::{
+        AppRef, AppSpec, Call, EventKind, GraphOp, InboxAction, Message, MessagingType, MsgRef,
+        Party, Setup, State, UserEvent, apply,
+    };
 
-    fn page() -> State {
+    fn page(primary: Option<&str>) -> State {
         let apps = (0..3)
             .map(|i| AppSpec {
                 app_id: format!("{}", 11 + i),
@@ -692,7 +924,7 @@ mod tests {
                 require_appsecret_proof: false,
             })
             .collect();
-        State::new(Setup::new("1".into(), 0, apps, Some("11")).unwrap())
+        State::new(Setup::new("1".into(), 0, apps, primary).unwrap())
     }
 
     fn user_message(st: &mut State) -> (Op, Outcome) {
@@ -717,10 +949,14 @@ mod tests {
             .collect()
     }
 
+    fn graph(app: u8, call: Call) -> Op {
+        Op::Graph(GraphOp::by(AppIx(app), call))
+    }
+
     #[test]
     fn identical_deliveries_do_not_diverge_whatever_the_mids() {
-        let mut st = page();
-        let (op, out) = user_message(&mut st);
+        let mut st = page(Some("11"));
+        let (_, out) = user_message(&mut st);
         let mut got = observed(&out, 3);
         for evs in &mut got {
             for (_, e) in evs.iter_mut() {
@@ -730,35 +966,39 @@ mod tests {
                 }
             }
         }
-        assert_eq!(deliveries(0, &op, &out, &got), None);
+        assert_eq!(deliveries(&out, &got), None);
     }
 
     #[test]
     fn hook_1_a_channel_swap_names_the_control_rule_first() {
-        let mut st = page();
-        let (op, out) = user_message(&mut st);
+        let mut st = page(Some("11"));
+        let (_, out) = user_message(&mut st);
         let mut got = observed(&out, 3);
         got[0][0].0 = Channel::Standby; // the primary got standby
-        let d = deliveries(0, &op, &out, &got).unwrap();
-        assert_eq!(d.rules, vec![Rule::Pri2]);
-        assert!(d.strict);
+        let f = deliveries(&out, &got).unwrap();
+        assert_eq!(f.rules, vec![Rule::Pri2]);
+        assert!(f.strict);
     }
 
     #[test]
     fn hook_5_a_duplicate_is_named() {
-        let mut st = page();
+        let mut st = page(Some("11"));
         let (op, out) = user_message(&mut st);
         let mut got = observed(&out, 3);
         let copy = got[1][0].clone();
         got[1].push(copy);
-        let d = deliveries(0, &op, &out, &got).unwrap();
+        let d = merge(0, Some(&op), false, vec![deliveries(&out, &got).unwrap()]).unwrap();
         assert_eq!(d.rules, vec![Rule::Hook5]);
-        assert!(d.observed.starts_with("a duplicate"), "{}", d.observed);
+        assert!(
+            d.observed_text().starts_with("a duplicate"),
+            "{}",
+            d.observed_text()
+        );
     }
 
     #[test]
     fn hook_6_misordered_deliveries_are_non_strict() {
-        let mut st = page();
+        let mut st = page(Some("11"));
         let (_, first) = user_message(&mut st);
         let op = Op::User(UserEvent::Message {
             psid: "1".into(),
@@ -770,77 +1010,383 @@ mod tests {
         both.deliveries.extend(second.deliveries.clone());
         let mut got = observed(&both, 3);
         got[2].reverse();
-        let d = deliveries(1, &op, &both, &got).unwrap();
-        assert_eq!((d.rules.clone(), d.strict), (vec![Rule::Hook6], false));
+        let f = deliveries(&both, &got).unwrap();
+        assert_eq!((f.rules.clone(), f.strict), (vec![Rule::Hook6], false));
     }
 
     #[test]
     fn another_refusal_code_is_non_strict_except_where_documented() {
-        let mut st = page();
+        let mut st = page(Some("11"));
         user_message(&mut st);
         // App 1 takes a thread the primary owns: TAKE-3, 10/2018300 (not documented).
-        let take = Op::Graph(GraphOp::by(
-            AppIx(1),
+        let take = graph(
+            1,
             Call::Take {
                 psid: "1".into(),
                 metadata: None,
             },
-        ));
+        );
         let out = apply(&mut st.clone(), &take);
-        let other = Ok(ObservedAnswer {
+        let other = Seen::Graph(ObservedAnswer {
             status: 400,
             answer: Err(GraphError::INVALID),
         });
-        let d = graph_answer(1, &take, &out, &other).unwrap();
-        assert_eq!((d.rule(), d.strict), (Rule::Take3, false));
+        let f = answer(&out, &other).unwrap();
+        assert_eq!((f.rules[0], f.strict), (Rule::Take3, false));
         // App 1 sends on it: CTRL-4, whose code is documented.
-        let send = Op::Graph(GraphOp::by(
-            AppIx(1),
+        let send = graph(
+            1,
             Call::Send {
                 psid: "1".into(),
-                messaging_type: crate::model::MessagingType::Response,
+                messaging_type: MessagingType::Response,
                 tag: None,
-                message: crate::model::Message::Text {
+                message: Message::Text {
                     text: "x".into(),
                     quick_replies: None,
                 },
             },
-        ));
+        );
         let out = apply(&mut st.clone(), &send);
-        let d = graph_answer(1, &send, &out, &other).unwrap();
-        assert_eq!((d.rule(), d.strict), (Rule::Ctrl4, true));
+        let f = answer(&out, &other).unwrap();
+        assert_eq!((f.rules[0], f.strict), (Rule::Ctrl4, true));
         // Letting it through fails whatever the codes.
-        let through = Ok(ObservedAnswer {
+        let through = Seen::Graph(ObservedAnswer {
             status: 200,
             answer: Ok(GraphSuccess::Sent {
                 recipient_id: "1".into(),
                 message_id: "m".into(),
             }),
         });
-        let d = graph_answer(1, &send, &out, &through).unwrap();
-        assert_eq!(d.rules, vec![Rule::Ctrl4, Rule::Ctrl5]);
-        assert!(d.strict);
+        let f = answer(&out, &through).unwrap();
+        assert_eq!(f.rules, vec![Rule::Ctrl4, Rule::Ctrl5]);
+        assert!(f.strict);
     }
 
     #[test]
     fn input_1_a_server_error_is_strict() {
-        let mut st = page();
+        let mut st = page(Some("11"));
         user_message(&mut st);
-        let take = Op::Graph(GraphOp::by(
-            AppIx(1),
+        let take = graph(
+            1,
             Call::Take {
                 psid: "1".into(),
                 metadata: None,
             },
-        ));
+        );
         let out = apply(&mut st.clone(), &take);
-        let d = graph_answer(
-            1,
-            &take,
+        let f = answer(
             &out,
-            &Err("HTTP 500: the body is not JSON".into()),
+            &Seen::Unreadable("HTTP 500: the body is not JSON".into()),
         )
         .unwrap();
-        assert!(d.rules.contains(&Rule::Input1) && d.strict);
+        assert!(f.rules.contains(&Rule::Input1) && f.strict);
+    }
+
+    #[test]
+    fn a_strict_finding_leads_the_merged_divergence() {
+        let order = Finding::new(
+            vec![Rule::Hook6],
+            false,
+            Difference::Signature {
+                app: AppIx(0),
+                present: true,
+            },
+        );
+        let owner = Finding::new(
+            vec![Rule::Inbox3, Rule::Ctrl1],
+            true,
+            Difference::Signature {
+                app: AppIx(1),
+                present: true,
+            },
+        );
+        let d = merge(2, None, false, vec![order, owner]).unwrap();
+        assert_eq!(d.rules, vec![Rule::Inbox3, Rule::Ctrl1, Rule::Hook6]);
+        assert!(d.strict);
+        assert_eq!(merge(2, None, false, Vec::new()), None);
+    }
+
+    /// The steps of every kind (each command, user event, inbox action,
+    /// the clock and roles), each on a page where it succeeds.
+    fn steps_of_every_kind() -> Vec<(State, Op)> {
+        let mut out = Vec::new();
+        let p = "1".to_string();
+        // A page where app 0 (primary) owns psid 1 after a button message.
+        let mut owned = page(Some("11"));
+        user_message(&mut owned);
+        let buttons = graph(
+            0,
+            Call::Send {
+                psid: p.clone(),
+                messaging_type: MessagingType::Response,
+                tag: None,
+                message: Message::Buttons {
+                    text: "pick".into(),
+                    buttons: vec![crate::model::Choice {
+                        title: "B".into(),
+                        payload: "b".into(),
+                    }],
+                },
+            },
+        );
+        apply(&mut owned, &buttons);
+        let menu = graph(
+            0,
+            Call::SetPageMenu {
+                items: vec![crate::model::Choice {
+                    title: "M".into(),
+                    payload: "m".into(),
+                }],
+            },
+        );
+        apply(&mut owned, &menu);
+        let mut done = owned.clone();
+        apply(
+            &mut done,
+            &Op::Inbox {
+                psid: p.clone(),
+                action: InboxAction::MarkDone,
+            },
+        );
+        let ops = vec![
+            (owned.clone(), user_message(&mut owned.clone()).0),
+            (
+                owned.clone(),
+                Op::User(UserEvent::Postback {
+                    psid: p.clone(),
+                    message: MsgRef::Nth(0),
+                    payload: "b".into(),
+                    title: None,
+                }),
+            ),
+            (
+                owned.clone(),
+                Op::User(UserEvent::Menu {
+                    psid: p.clone(),
+                    payload: "m".into(),
+                    title: None,
+                }),
+            ),
+            (
+                owned.clone(),
+                Op::User(UserEvent::AdEntry {
+                    psid: p.clone(),
+                    app: AppRef::App(AppIx(1)),
+                    ad_id: "ad".into(),
+                    text: "from an ad".into(),
+                }),
+            ),
+            (owned.clone(), buttons.clone()),
+            (
+                owned.clone(),
+                graph(
+                    0,
+                    Call::Pass {
+                        psid: p.clone(),
+                        target: Some(AppRef::App(AppIx(1))),
+                        metadata: None,
+                    },
+                ),
+            ),
+            (
+                owned.clone(),
+                graph(
+                    1,
+                    Call::Request {
+                        psid: p.clone(),
+                        metadata: None,
+                    },
+                ),
+            ),
+            (owned.clone(), graph(0, Call::Release { psid: p.clone() })),
+            (
+                owned.clone(),
+                graph(
+                    0,
+                    Call::Extend {
+                        psid: p.clone(),
+                        duration: 3600,
+                    },
+                ),
+            ),
+            (
+                owned.clone(),
+                graph(1, Call::ThreadOwner { psid: p.clone() }),
+            ),
+            (owned.clone(), graph(0, Call::SecondaryReceivers)),
+            (owned.clone(), menu),
+            (
+                owned.clone(),
+                graph(
+                    0,
+                    Call::SetUserMenu {
+                        psid: p.clone(),
+                        items: vec![crate::model::Choice {
+                            title: "U".into(),
+                            payload: "u".into(),
+                        }],
+                    },
+                ),
+            ),
+            (
+                owned.clone(),
+                Op::Inbox {
+                    psid: p.clone(),
+                    action: InboxAction::MoveToMain,
+                },
+            ),
+            (
+                owned.clone(),
+                Op::Inbox {
+                    psid: p.clone(),
+                    action: InboxAction::Reply { text: "hi".into() },
+                },
+            ),
+            (
+                done.clone(),
+                Op::Inbox {
+                    psid: p.clone(),
+                    action: InboxAction::Reply {
+                        text: "in done".into(),
+                    },
+                },
+            ),
+            (
+                owned.clone(),
+                Op::Inbox {
+                    psid: p.clone(),
+                    action: InboxAction::MarkDone,
+                },
+            ),
+            (owned.clone(), Op::Clock { advance_ms: 1000 }),
+            (
+                owned.clone(),
+                Op::Roles {
+                    primary: Some(AppRef::App(AppIx(2))),
+                },
+            ),
+        ];
+        out.extend(ops);
+        // And a refused step: a non-primary take of an owned thread.
+        out.push((
+            owned.clone(),
+            graph(
+                2,
+                Call::Take {
+                    psid: p.clone(),
+                    metadata: None,
+                },
+            ),
+        ));
+        out
+    }
+
+    /// An unexpected handover event at any kind of step names the rule
+    /// that decided the step (filed under it), then HOOK-3 and HOOK-5; the
+    /// Page Inbox taking control when it replies in a `done` thread is
+    /// filed under INBOX-3.
+    #[test]
+    fn hook_5_an_unexpected_handover_event_names_the_steps_rule_at_every_kind_of_step() {
+        let mut kinds = std::collections::BTreeSet::new();
+        for (before, op) in steps_of_every_kind() {
+            let mut st = before.clone();
+            let out = apply(&mut st, &op);
+            let mut got = observed(&out, 3);
+            let stray = Event {
+                psid: Some("1".into()),
+                timestamp: 0,
+                kind: EventKind::TakeThreadControl {
+                    previous_owner: Party::App(AppIx(2)),
+                    new_owner: Party::PageInbox,
+                    metadata: None,
+                },
+            };
+            got[2].push((Channel::Messaging, stray));
+            let f = deliveries(&out, &got).unwrap_or_else(|| panic!("{op}: no finding"));
+            let d = merge(0, Some(&op), false, vec![f]).unwrap();
+            assert_eq!(d.rule(), out.decided_by, "{op}: {:?}", d.rules);
+            assert!(
+                d.rules.contains(&Rule::Hook5) && d.rules.contains(&Rule::Hook3),
+                "{op}: {:?}",
+                d.rules
+            );
+            if out.is_refusal() {
+                assert!(d.rules.contains(&Rule::Ctrl5), "{op}: {:?}", d.rules);
+            }
+            kinds.insert(out.decided_by);
+        }
+        assert!(kinds.contains(&Rule::Inbox3), "{kinds:?}");
+        assert!(kinds.len() >= 15, "{kinds:?}");
+    }
+
+    /// An unexpected handover event seen together with an expected one
+    /// missing still names the step's rule first.
+    #[test]
+    fn inbox_3_a_take_instead_of_nothing_is_filed_under_inbox_3() {
+        let mut st = page(Some("11"));
+        user_message(&mut st);
+        apply(
+            &mut st,
+            &Op::Inbox {
+                psid: "1".into(),
+                action: InboxAction::MarkDone,
+            },
+        );
+        let op = Op::Inbox {
+            psid: "1".into(),
+            action: InboxAction::Reply {
+                text: "done already".into(),
+            },
+        };
+        let out = apply(&mut st, &op);
+        assert_eq!(out.decided_by, Rule::Inbox3);
+        let got = vec![
+            vec![(
+                Channel::Messaging,
+                Event {
+                    psid: Some("1".into()),
+                    timestamp: 0,
+                    kind: EventKind::TakeThreadControl {
+                        previous_owner: Party::App(AppIx(0)),
+                        new_owner: Party::PageInbox,
+                        metadata: None,
+                    },
+                },
+            )],
+            vec![],
+            vec![],
+        ];
+        let d = merge(3, Some(&op), false, vec![deliveries(&out, &got).unwrap()]).unwrap();
+        assert_eq!(d.rules, vec![Rule::Inbox3, Rule::Hook3, Rule::Hook5]);
+        assert!(d.strict);
+        assert!(
+            d.observed_text().contains("take_thread_control"),
+            "{}",
+            d.observed_text()
+        );
+    }
+
+    #[test]
+    fn reproduction_needs_the_rule_in_the_same_phase() {
+        let d = Divergence {
+            step: 1,
+            op: None,
+            concurrent: true,
+            rules: vec![Rule::Race1],
+            strict: true,
+            difference: Difference::Signature {
+                app: AppIx(0),
+                present: false,
+            },
+        };
+        let mut again = d.clone();
+        again.rules = vec![Rule::Input1, Rule::Race1];
+        assert!(d.reproduced_by(Some(&again)));
+        again.concurrent = false;
+        assert!(!d.reproduced_by(Some(&again)));
+        assert!(!d.reproduced_by(None));
+        let mut other = d.clone();
+        other.rules = vec![Rule::Hook4];
+        assert!(!d.reproduced_by(Some(&other)));
     }
 }

@@ -27,11 +27,12 @@
 //! The search is bounded by a number of nodes and a time limit; hitting
 //! either gives [`Verdict::Undecided`], never a failure.
 
+use super::diff::{Seen, branch_label};
 use crate::model::{
-    Answer, AppIx, Call, Caller, Channel, ControlSuccess, Event, EventKind, GraphError, GraphOp,
-    GraphSuccess, MessageKind, Op, Outcome, Party, Proof, State, Thread, Transport, apply,
+    Answer, AppIx, Call, Caller, Channel, Event, EventKind, GraphAnswer, GraphError, GraphOp,
+    GraphSuccess, MessageKind, ObservedAnswer, Op, Outcome, Party, State, Thread, apply,
+    judge_control, judge_graph,
 };
-use crate::wire::ObservedAnswer;
 use crate::wire::control::TranscriptItem;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -39,26 +40,6 @@ use std::time::{Duration, Instant};
 /// The most operations one thread's history may have (a bit set of them is
 /// part of every memo key).
 pub const MAX_OPS: usize = 128;
-
-/// What the target answered to one operation.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Observed {
-    Graph(ObservedAnswer),
-    Control(Result<ControlSuccess, String>),
-}
-
-impl Observed {
-    /// The observation a correct platform gives for this outcome.
-    pub fn of(out: &Outcome) -> Observed {
-        match &out.answer {
-            Answer::Graph(r) => Observed::Graph(ObservedAnswer {
-                status: r.as_ref().err().map_or(200, |e| e.status),
-                answer: r.clone(),
-            }),
-            Answer::Control(r) => Observed::Control(r.clone()),
-        }
-    }
-}
 
 /// One operation of a concurrent history.
 #[derive(Clone, Debug, PartialEq)]
@@ -70,7 +51,7 @@ pub struct HistoryOp {
     /// microseconds since the concurrent phase began).
     pub start: u64,
     pub end: u64,
-    pub observed: Observed,
+    pub observed: Seen,
 }
 
 /// Everything observed about one thread during a concurrent phase.
@@ -106,10 +87,32 @@ impl Default for Limits {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Matching {
     /// Refusals must carry the expected `code` and `error_subcode`. Without
-    /// it any 4xx refusal matches any expected refusal: another code is a
-    /// non-strict deviation, which the sequential steps report, and must
-    /// not turn into a RACE-1 failure.
+    /// it, another 4xx refusal than the expected one matches unless the
+    /// code is binding (CTRL-4, AUTH-1): it is a non-strict deviation, which
+    /// the sequential steps report, and must not turn into a RACE-1 failure.
     pub strict_codes: bool,
+}
+
+/// How a concurrent phase is checked.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CheckOptions {
+    pub matching: Matching,
+    pub limits: Limits,
+}
+
+impl CheckOptions {
+    /// The bounds a run uses: 2,000,000 nodes or 2 s per thread.
+    pub fn for_run(strict: bool) -> CheckOptions {
+        CheckOptions {
+            matching: Matching {
+                strict_codes: strict,
+            },
+            limits: Limits {
+                max_nodes: 2_000_000,
+                max_time: Duration::from_secs(2),
+            },
+        }
+    }
 }
 
 /// The checker's answer.
@@ -148,22 +151,6 @@ impl Verdict {
             | Verdict::Undecided { nodes } => *nodes,
         }
     }
-}
-
-/// A branch's name in texts: A, B, C, …
-pub fn branch_label(b: usize) -> char {
-    (b'A' + (b % 26) as u8) as char
-}
-
-/// A webhook event as compared: without message id and timestamp.
-pub fn normalized(e: &Event) -> Event {
-    let mut e = e.clone();
-    e.timestamp = 0;
-    match &mut e.kind {
-        EventKind::Message { mid, .. } | EventKind::Postback { mid, .. } => mid.clear(),
-        _ => {}
-    }
-    e
 }
 
 /// The state of one thread as the memo key sees it: everything but
@@ -209,40 +196,27 @@ fn canon(t: Option<&Thread>) -> Option<Canon> {
     })
 }
 
-/// Whether an observed answer is the one expected.
-pub fn answer_matches(obs: &Observed, want: &Answer, m: Matching) -> bool {
-    match (obs, want) {
-        (Observed::Graph(o), Answer::Graph(w)) => {
-            o.matches(w)
-                || (!m.strict_codes
-                    && matches!((&o.answer, w), (Err(g), Err(_)) if (400..500).contains(&g.status)))
+/// Whether an observed answer can be what the model answers here: the
+/// same, or (without `--strict`) another refusal code that the sequential
+/// steps report as a non-strict deviation ([`judge_graph`]).
+pub fn acceptable(obs: &Seen, out: &Outcome, m: Matching) -> bool {
+    match (obs, &out.answer) {
+        (Seen::Graph(o), Answer::Graph(w)) => {
+            judge_graph(w, out.decided_by, o).acceptable(m.strict_codes)
         }
-        (Observed::Control(o), Answer::Control(w)) => match (o, w) {
-            (Ok(ControlSuccess::Ok), Ok(ControlSuccess::Ok)) => true,
-            (Ok(ControlSuccess::Mid(_)), Ok(ControlSuccess::Mid(_))) => true,
-            (Ok(ControlSuccess::NowMs(a)), Ok(ControlSuccess::NowMs(b))) => a == b,
-            (Err(_), Err(_)) => true,
-            _ => false,
-        },
+        (Seen::Control(o), Answer::Control(w)) => judge_control(w, o),
         _ => false,
     }
 }
 
 /// The `thread_owner` call an app makes to look at a thread afterwards.
 pub fn owner_probe(st: &State, asker: AppIx, psid: &str) -> Op {
-    let proof = if st.setup.app(asker).require_appsecret_proof {
-        Proof::Right
-    } else {
-        Proof::Absent
-    };
-    Op::Graph(GraphOp {
-        caller: Caller::App(asker),
-        proof,
-        call: Call::ThreadOwner {
+    Op::Graph(st.setup.call(
+        asker,
+        Call::ThreadOwner {
             psid: psid.to_string(),
         },
-        transport: Transport::default(),
-    })
+    ))
 }
 
 type Key = (u128, Option<Canon>, Vec<u16>);
@@ -301,14 +275,14 @@ impl Search<'_> {
             }
             let mut next = st.clone();
             let out = apply(&mut next, &self.h.ops[i].op);
-            if !answer_matches(&self.h.ops[i].observed, &out.answer, self.m) {
+            if !acceptable(&self.h.ops[i].observed, &out, self.m) {
                 if self.wants_reason() {
                     let r = {
                         format!(
                             "{} answered {}, but placed here the model answers {}",
                             self.describe(i),
-                            observed_text(&self.h.ops[i].observed),
-                            answer_text(&out.answer)
+                            self.h.ops[i].observed,
+                            out.answer
                         )
                     };
                     self.set_reason(r);
@@ -345,7 +319,7 @@ impl Search<'_> {
             let mut rem = remaining.to_vec();
             let mut missing = None;
             for d in &out.deliveries {
-                let ev = normalized(&d.event);
+                let ev = d.event.normalized();
                 match self
                     .classes
                     .iter()
@@ -353,12 +327,7 @@ impl Search<'_> {
                 {
                     Some(k) if rem[k] > 0 => rem[k] -= 1,
                     _ => {
-                        missing = Some(format!(
-                            "{} {} {}",
-                            d.app,
-                            d.channel.as_str(),
-                            super::diff::event_text(&ev)
-                        ));
+                        missing = Some(format!("{} {} {ev}", d.app, d.channel));
                         break;
                     }
                 }
@@ -384,10 +353,8 @@ impl Search<'_> {
                 if self.wants_reason() {
                     let (a, c, e) = &self.classes[k];
                     let r = format!(
-                        "after {} no operation left can explain the delivery {a} {} {}",
-                        self.describe(i),
-                        c.as_str(),
-                        super::diff::event_text(e)
+                        "after {} no operation left can explain the delivery {a} {c} {e}",
+                        self.describe(i)
                     );
                     self.set_reason(r);
                 }
@@ -426,7 +393,7 @@ impl Search<'_> {
         let psid = self.h.psid.as_str();
         if let Some(k) = remaining.iter().position(|n| *n > 0) {
             let (a, c, e) = &self.classes[k];
-            let text = format!("{a} {} {}", c.as_str(), super::diff::event_text(e));
+            let text = format!("{a} {c} {e}");
             if self.wants_reason() {
                 let r =
                     { format!("in this order the delivery {text} is explained by no operation") };
@@ -457,10 +424,7 @@ impl Search<'_> {
             if let Answer::Graph(w) = &want.answer
                 && !got.matches(w)
             {
-                let (g, w) = (
-                    super::diff::graph_text(&got.answer),
-                    super::diff::graph_text(w),
-                );
+                let (g, w) = (GraphAnswer(&got.answer), GraphAnswer(w));
                 if self.wants_reason() {
                     let r = {
                         format!(
@@ -535,22 +499,6 @@ fn could_produce(op: &Op, event: &EventKind) -> bool {
     }
 }
 
-fn observed_text(o: &Observed) -> String {
-    match o {
-        Observed::Graph(a) => super::diff::graph_text(&a.answer),
-        Observed::Control(Ok(_)) => "ok".into(),
-        Observed::Control(Err(e)) => format!("control error: {e}"),
-    }
-}
-
-fn answer_text(a: &Answer) -> String {
-    match a {
-        Answer::Graph(a) => super::diff::graph_text(a),
-        Answer::Control(Ok(_)) => "ok".into(),
-        Answer::Control(Err(e)) => format!("control error: {e}"),
-    }
-}
-
 /// Decides one thread's history. `initial` is the page before the
 /// concurrent phase; only the history's PSID is looked at.
 pub fn check(initial: &State, h: &ThreadHistory, m: Matching, limits: Limits) -> Verdict {
@@ -576,7 +524,7 @@ pub fn check(initial: &State, h: &ThreadHistory, m: Matching, limits: Limits) ->
     let mut classes: Vec<(AppIx, Channel, Event)> = Vec::new();
     let mut counts: Vec<u16> = Vec::new();
     for (a, c, e) in &h.deliveries {
-        let e = normalized(e);
+        let e = e.normalized();
         match classes
             .iter()
             .position(|(x, y, z)| x == a && y == c && *z == e)
@@ -711,11 +659,11 @@ pub fn simulate(seed: u64, branches: usize, per_branch: usize) -> (State, Thread
     }
     let mut by_lin: Vec<usize> = (0..ops.len()).collect();
     by_lin.sort_by_key(|i| (ops[*i].3, *i));
-    let mut observed = vec![None; ops.len()];
+    let mut observed: Vec<Option<Seen>> = vec![None; ops.len()];
     let mut deliveries = Vec::new();
     for &i in &by_lin {
         let out = apply(&mut st, &ops[i].1);
-        observed[i] = Some(Observed::of(&out));
+        observed[i] = Some(Seen::of(&out));
         deliveries.extend(
             out.deliveries
                 .iter()
@@ -737,7 +685,7 @@ pub fn simulate(seed: u64, branches: usize, per_branch: usize) -> (State, Thread
         .app_ixs()
         .map(|a| {
             let out = apply(&mut st.clone(), &owner_probe(&st, a, &psid));
-            let Observed::Graph(o) = Observed::of(&out) else {
+            let Seen::Graph(o) = Seen::of(&out) else {
                 unreachable!("thread_owner is a Graph call")
             };
             (a, o)
@@ -768,7 +716,7 @@ pub fn simulate(seed: u64, branches: usize, per_branch: usize) -> (State, Thread
 /// Returns false when the history has no refused take.
 pub fn break_a_take(h: &mut ThreadHistory) -> bool {
     for o in &mut h.ops {
-        if let (Op::Graph(g), Observed::Graph(a)) = (&o.op, &mut o.observed)
+        if let (Op::Graph(g), Seen::Graph(a)) = (&o.op, &mut o.observed)
             && matches!(g.call, Call::Take { .. })
             && a.answer == Err(GraphError::NOT_OWNER)
         {
@@ -818,21 +766,21 @@ mod tests {
         ))
     }
 
-    fn ok() -> Observed {
-        Observed::Graph(ObservedAnswer {
+    fn ok() -> Seen {
+        Seen::Graph(ObservedAnswer {
             status: 200,
             answer: Ok(GraphSuccess::Success),
         })
     }
 
-    fn refused() -> Observed {
-        Observed::Graph(ObservedAnswer {
+    fn refused() -> Seen {
+        Seen::Graph(ObservedAnswer {
             status: 400,
             answer: Err(GraphError::NOT_OWNER),
         })
     }
 
-    fn hop(op: Op, branch: usize, start: u64, end: u64, observed: Observed) -> HistoryOp {
+    fn hop(op: Op, branch: usize, start: u64, end: u64, observed: Seen) -> HistoryOp {
         HistoryOp {
             op,
             branch,
@@ -942,7 +890,7 @@ mod tests {
         apply(&mut after, &take(1));
         // thread_owner says app 1 owns it, which contradicts app 0's win.
         let out = apply(&mut after.clone(), &owner_probe(&after, AppIx(1), "1"));
-        let Observed::Graph(o) = Observed::of(&out) else {
+        let Seen::Graph(o) = Seen::of(&out) else {
             unreachable!()
         };
         h.owners = vec![(AppIx(1), o)];
@@ -956,7 +904,7 @@ mod tests {
     #[test]
     fn race_1_other_refusal_codes_match_unless_strict() {
         let st = page(None);
-        let other = Observed::Graph(ObservedAnswer {
+        let other = Seen::Graph(ObservedAnswer {
             status: 400,
             answer: Err(GraphError::INVALID),
         });

@@ -1,22 +1,36 @@
 //! Shrinking a failing case to a 1-minimal counterexample: removing any
-//! single step, or simplifying any single operation, no longer reproduces a
-//! divergence on the same rule.
+//! single step (or branch, or branch operation), or simplifying any single
+//! operation, no longer reproduces a divergence on the same rule.
 //!
-//! Removal goes as in delta debugging: chunks of half the case, then
-//! quarters, down to single steps. Then each operation is offered its
-//! simpler variants (default transport, no proof, no metadata, fewer
-//! buttons, …). Both repeat until a whole pass changes nothing. Every try is
-//! a full replay from a reset of the target, because the target's state is
-//! the thing under test and cannot be rewound.
+//! Removal goes as in delta debugging: chunks of half the sequential
+//! steps, then quarters, down to single steps; for a concurrent case also
+//! whole branches and single branch operations. Then each operation is
+//! offered its simpler variants (default transport, no proof, no metadata,
+//! fewer buttons, …). All of it repeats until a whole pass changes nothing.
+//! Every try is a full replay from a reset of the target, because the
+//! target's state is the thing under test and cannot be rewound. A race
+//! may not show every time, so a concurrent candidate is replayed up to
+//! [`TRIES`] times before it is taken not to fail.
+//!
+//! Whether a replay still fails is decided by
+//! [`Divergence::reproduced_by`], the one test shared with the repeats of
+//! a concurrent counterexample and the progress log.
 
 use super::diff::Divergence;
-use super::driver::Case;
 use super::target::TargetError;
+use crate::generate::Case;
 use crate::model::{
-    Call, Caller, GraphOp, Message, MessagingType, Op, Proof, Rule, Transport, UserEvent,
+    Call, Caller, GraphOp, Message, MessagingType, Op, Proof, Transport, UserEvent,
 };
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
+
+/// How many times a concurrent candidate is replayed before it is taken
+/// not to fail.
+pub const TRIES: u32 = 3;
+/// How many times a shrunk concurrent counterexample is replayed for its
+/// verdict ("always" or "maybe a race").
+pub const REPEATS: u32 = 10;
 
 /// Something that can play a case from a reset and report its first
 /// divergence.
@@ -43,6 +57,17 @@ impl Default for Budget {
     }
 }
 
+impl Budget {
+    /// The budget for a concurrent case: every candidate costs up to
+    /// [`TRIES`] replays, so at most 600 replays and 30 s.
+    pub fn concurrent(self) -> Budget {
+        Budget {
+            max_replays: self.max_replays.min(600),
+            max_time: self.max_time.min(Duration::from_secs(30)),
+        }
+    }
+}
+
 /// How shrinking went.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ShrinkStats {
@@ -52,6 +77,10 @@ pub struct ShrinkStats {
     pub steps_after: usize,
     /// False when the budget ran out before 1-minimality was established.
     pub minimal: bool,
+    /// The shrunk concurrent case never failed again in its repeats, so the
+    /// unshrunk case (which did) is reported instead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub kept_original: bool,
 }
 
 /// The shrunk case and its divergence.
@@ -63,7 +92,9 @@ pub struct Shrunk {
 
 struct Search<'r, R> {
     replayer: &'r mut R,
-    rule: Rule,
+    /// The divergence being shrunk.
+    original: Divergence,
+    tries: u32,
     replays: u32,
     budget: Budget,
     started: Instant,
@@ -74,48 +105,78 @@ impl<R: Replayer> Search<'_, R> {
         self.replays >= self.budget.max_replays || self.started.elapsed() >= self.budget.max_time
     }
 
-    /// Replays a candidate; `Some` (cut after its divergence) when it
-    /// still diverges on the rule being shrunk.
+    /// Replays a candidate (up to `tries` times); `Some` when it still
+    /// reproduces, cut after its divergence when that is a sequential step.
     async fn try_case(
         &mut self,
         candidate: Case,
     ) -> Result<Option<(Case, Divergence)>, TargetError> {
-        self.replays += 1;
-        match self.replayer.replay(&candidate).await? {
-            Some(d) if d.rules.contains(&self.rule) => {
-                let mut c = candidate;
-                c.ops.truncate(d.step + 1);
-                Ok(Some((c, d)))
+        for _ in 0..self.tries {
+            if self.out_of_budget() {
+                break;
             }
-            _ => Ok(None),
+            self.replays += 1;
+            let found = self.replayer.replay(&candidate).await?;
+            if self.original.reproduced_by(found.as_ref()) {
+                let d = found.expect("reproduced");
+                return Ok(Some((cut(candidate, &d), d)));
+            }
         }
+        Ok(None)
     }
 }
 
+/// A case cut after a sequential divergence: later steps and the branches
+/// played nothing.
+fn cut(mut case: Case, d: &Divergence) -> Case {
+    if !d.concurrent {
+        case.ops.truncate(d.step + 1);
+        case.branches.clear();
+    }
+    case
+}
+
 /// Shrinks `case`, which diverged with `divergence`, keeping a divergence
-/// on `divergence.rule()`.
+/// that reproduces it. Concurrent divergences replay each candidate up to
+/// [`TRIES`] times.
 pub async fn shrink<R: Replayer>(
     replayer: &mut R,
     case: Case,
     divergence: Divergence,
     budget: Budget,
 ) -> Result<Shrunk, TargetError> {
-    let steps_before = case.ops.len();
+    let steps_before = case.len();
+    let mut best = cut(case, &divergence);
+    let tries = if divergence.concurrent { TRIES } else { 1 };
     let mut s = Search {
         replayer,
-        rule: divergence.rule(),
+        original: divergence.clone(),
+        tries,
         replays: 0,
         budget,
         started: Instant::now(),
     };
-    let mut best = case;
-    best.ops.truncate(divergence.step + 1);
     let mut best_div = divergence;
     let mut minimal = false;
     'outer: while !s.out_of_budget() {
         let mut changed = false;
 
-        // Remove chunks, halving the chunk size down to single steps.
+        // Drop whole branches (at least one stays).
+        let mut b = 0;
+        while best.branches.len() > 1 && b < best.branches.len() {
+            if s.out_of_budget() {
+                break 'outer;
+            }
+            let mut candidate = best.clone();
+            candidate.branches.remove(b);
+            if let Some((c, d)) = s.try_case(candidate).await? {
+                (best, best_div, changed) = (c, d, true);
+            } else {
+                b += 1;
+            }
+        }
+
+        // Remove chunks of steps, halving the chunk size down to single steps.
         let mut size = (best.ops.len() / 2).max(1);
         loop {
             let mut start = 0;
@@ -126,14 +187,12 @@ pub async fn shrink<R: Replayer>(
                 let end = (start + size).min(best.ops.len());
                 let mut candidate = best.clone();
                 candidate.ops.drain(start..end);
-                if candidate.ops.is_empty() {
+                if candidate.is_empty() {
                     start = end;
                     continue;
                 }
                 if let Some((c, d)) = s.try_case(candidate).await? {
-                    best = c;
-                    best_div = d;
-                    changed = true;
+                    (best, best_div, changed) = (c, d, true);
                 } else {
                     start = end;
                 }
@@ -144,26 +203,48 @@ pub async fn shrink<R: Replayer>(
             size /= 2;
         }
 
-        // Simplify single operations.
-        let mut i = 0;
-        while i < best.ops.len() {
-            let mut simplified = false;
-            for variant in simpler(&best.ops[i], &best.setup.psids) {
+        // Drop single branch operations (a branch keeps at least one).
+        let mut b = 0;
+        while b < best.branches.len() {
+            let mut k = 0;
+            while best.branches[b].len() > 1 && k < best.branches[b].len() {
                 if s.out_of_budget() {
                     break 'outer;
                 }
                 let mut candidate = best.clone();
-                candidate.ops[i] = variant;
+                candidate.branches[b].remove(k);
                 if let Some((c, d)) = s.try_case(candidate).await? {
-                    best = c;
-                    best_div = d;
-                    changed = true;
+                    (best, best_div, changed) = (c, d, true);
+                } else {
+                    k += 1;
+                }
+            }
+            b += 1;
+        }
+
+        // Simplify single operations: the branches', then the steps'.
+        let mut slot = 0;
+        loop {
+            let n_branch_ops: usize = best.branches.iter().map(Vec::len).sum();
+            if slot >= n_branch_ops + best.ops.len() {
+                break;
+            }
+            let op = op_at(&best, slot).clone();
+            let mut simplified = false;
+            for variant in simpler(&op, &best.setup.psids) {
+                if s.out_of_budget() {
+                    break 'outer;
+                }
+                let mut candidate = best.clone();
+                *op_at_mut(&mut candidate, slot) = variant;
+                if let Some((c, d)) = s.try_case(candidate).await? {
+                    (best, best_div, changed) = (c, d, true);
                     simplified = true;
                     break;
                 }
             }
             if !simplified {
-                i += 1;
+                slot += 1;
             }
         }
         if !changed {
@@ -175,14 +256,53 @@ pub async fn shrink<R: Replayer>(
         replays: s.replays,
         millis: s.started.elapsed().as_millis() as u64,
         steps_before,
-        steps_after: best.ops.len(),
+        steps_after: best.len(),
         minimal,
+        kept_original: false,
     };
     Ok(Shrunk {
         case: best,
         divergence: best_div,
         stats,
     })
+}
+
+/// Operation `slot` of a case, counting the branches' operations first
+/// (branch by branch), then the sequential steps.
+fn op_at(case: &Case, mut slot: usize) -> &Op {
+    for b in &case.branches {
+        if slot < b.len() {
+            return &b[slot];
+        }
+        slot -= b.len();
+    }
+    &case.ops[slot]
+}
+
+fn op_at_mut(case: &mut Case, mut slot: usize) -> &mut Op {
+    for b in &mut case.branches {
+        if slot < b.len() {
+            return &mut b[slot];
+        }
+        slot -= b.len();
+    }
+    &mut case.ops[slot]
+}
+
+/// Replays a case `n` times; how many of them reproduced `d`.
+pub async fn repeat<R: Replayer>(
+    r: &mut R,
+    case: &Case,
+    d: &Divergence,
+    n: u32,
+) -> Result<u32, TargetError> {
+    let mut failed = 0;
+    for _ in 0..n {
+        if d.reproduced_by(r.replay(case).await?.as_ref()) {
+            failed += 1;
+        }
+    }
+    Ok(failed)
 }
 
 /// The simpler variants of one operation, each strictly simpler (so
@@ -364,8 +484,8 @@ fn simpler_call(call: &Call) -> Vec<Call> {
 mod tests {
     use super::*;
     use crate::generate::{self, GenConfig, SplitMix64};
-    use crate::harness::diff::Kind;
-    use crate::model::{AppIx, State, apply};
+    use crate::harness::diff::Difference;
+    use crate::model::{AppIx, Rule, State, apply};
 
     /// A fake target: "diverges" on CTRL-4 at the first refused non-owner
     /// send, like a target that lets non-owners send.
@@ -382,12 +502,14 @@ mod tests {
                 if out.decided_by == Rule::Ctrl4 && out.is_refusal() {
                     return Ok(Some(Divergence {
                         step: i,
-                        op: op.to_string(),
-                        kind: Kind::Answer,
+                        op: Some(op.clone()),
+                        concurrent: false,
                         rules: vec![Rule::Ctrl4],
                         strict: true,
-                        expected: String::new(),
-                        observed: String::new(),
+                        difference: Difference::Signature {
+                            app: AppIx(0),
+                            present: false,
+                        },
                     }));
                 }
             }
@@ -401,7 +523,7 @@ mod tests {
         for seed in 0..40 {
             let (cs, ops) =
                 generate::case(&mut SplitMix64::new(seed), &GenConfig::default(), "1", 40);
-            let case = Case { setup: cs, ops };
+            let case = Case::new(cs, ops);
             let mut fake = Fake { replays: 0 };
             let Some(d) = fake.replay(&case).await.unwrap() else {
                 continue;

@@ -6,20 +6,13 @@
 //! every reset, so a delivery the target still sends for an earlier case
 //! lands in a bucket nobody reads instead of polluting the current one.
 
+use super::target::Captured;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::serve::ListenerExt;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-
-/// One delivery exactly as it arrived.
-#[derive(Clone, Debug)]
-pub struct Captured {
-    pub body: Vec<u8>,
-    /// The `X-Hub-Signature-256` header, if any.
-    pub signature: Option<String>,
-}
 
 type Key = (String, u64, u8);
 
@@ -30,7 +23,6 @@ struct Store {
 
 /// The running sink server.
 pub struct Sink {
-    addr: SocketAddr,
     /// Where targets must post (`--webhook-base`), defaulting to the sink's
     /// own loopback address.
     base: String,
@@ -67,15 +59,10 @@ impl Sink {
             None => format!("http://{addr}"),
         };
         Ok(Sink {
-            addr,
             base,
             store,
             shutdown: Some(tx),
         })
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
     }
 
     /// The webhook URL of one app in one case.

@@ -8,12 +8,14 @@
 
 mod apply;
 pub mod invariants;
+pub mod judge;
 pub mod op;
 pub mod outcome;
 pub mod rules;
 pub mod state;
 
 pub use apply::{apply, apply_pageless};
+pub use judge::{AnswerMatch, ObservedAnswer, judge_control, judge_graph};
 pub use op::*;
 pub use outcome::*;
 pub use rules::{Family, Level, Rule, RuleSet};

@@ -6,6 +6,7 @@
 use super::op::{AppIx, Psid};
 use super::rules::{Rule, RuleSet};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// Who can own a thread: an app or the Page Inbox.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -274,5 +275,198 @@ impl Outcome {
             received: Vec::new(),
             rules: RuleSet::EMPTY.with(decided_by),
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// One-line human renderings, with apps by position (`app 2`): what traces,
+// divergences, counterexamples and reports show.
+
+impl fmt::Display for Party {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Party::App(a) => a.fmt(f),
+            Party::PageInbox => f.write_str("page_inbox"),
+        }
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `psid 1 pass_thread_control to app 0 from app 1 metadata "m"`.
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(p) = &self.psid {
+            write!(f, "psid {p} ")?;
+        }
+        self.kind.fmt(f)
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let meta = |f: &mut fmt::Formatter<'_>, m: &Option<String>| match m {
+            Some(m) => write!(f, " metadata {m:?}"),
+            None => Ok(()),
+        };
+        match self {
+            EventKind::Message {
+                text,
+                quick_reply,
+                ad_id,
+                ..
+            } => {
+                write!(f, "message {text:?}")?;
+                if let Some(q) = quick_reply {
+                    write!(f, " quick_reply {q:?}")?;
+                }
+                if let Some(a) = ad_id {
+                    write!(f, " referral ad {a:?}")?;
+                }
+                Ok(())
+            }
+            EventKind::Postback { title, payload, .. } => match payload {
+                Some(p) => write!(f, "postback {title:?} payload {p:?}"),
+                None => write!(f, "postback {title:?} (no payload)"),
+            },
+            EventKind::PassThreadControl {
+                new_owner,
+                previous_owner,
+                metadata,
+            } => {
+                write!(f, "pass_thread_control to {new_owner} from ")?;
+                match previous_owner {
+                    Some(p) => p.fmt(f)?,
+                    None => f.write_str("null")?,
+                }
+                meta(f, metadata)
+            }
+            EventKind::TakeThreadControl {
+                previous_owner,
+                new_owner,
+                metadata,
+            } => {
+                write!(
+                    f,
+                    "take_thread_control by {new_owner} from {previous_owner}"
+                )?;
+                meta(f, metadata)
+            }
+            EventKind::RequestThreadControl {
+                requested_owner,
+                metadata,
+            } => {
+                write!(f, "request_thread_control by {requested_owner}")?;
+                meta(f, metadata)
+            }
+            EventKind::AppRoles { app, primary } => write!(
+                f,
+                "app_roles {app} {}",
+                if *primary {
+                    "primary_receiver"
+                } else {
+                    "secondary_receiver"
+                }
+            ),
+        }
+    }
+}
+
+/// `HTTP 400 code 10 subcode 2018300`.
+impl fmt::Display for GraphError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {} code {}", self.status, self.code)?;
+        if let Some(s) = self.subcode {
+            write!(f, " subcode {s}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `200 thread_owner app 1 expiration 1767312000`.
+impl fmt::Display for GraphSuccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GraphSuccess::Sent { recipient_id, .. } => write!(f, "200 sent to psid {recipient_id}"),
+            GraphSuccess::Success => f.write_str("200 success"),
+            GraphSuccess::Result => f.write_str("200 result success"),
+            GraphSuccess::ThreadOwner(None) => f.write_str("200 thread_owner: none (idle)"),
+            GraphSuccess::ThreadOwner(Some(v)) => match v.app_id {
+                Some(p) => write!(f, "200 thread_owner {p} expiration {}", v.expiration),
+                None => write!(f, "200 thread_owner hidden, expiration {}", v.expiration),
+            },
+            GraphSuccess::SecondaryReceivers(apps) => {
+                let apps: Vec<String> = apps.iter().map(|a| a.to_string()).collect();
+                write!(f, "200 secondary_receivers [{}]", apps.join(", "))
+            }
+        }
+    }
+}
+
+impl fmt::Display for ControlSuccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ControlSuccess::Ok => f.write_str("ok"),
+            ControlSuccess::Mid(_) => f.write_str("ok with a message id"),
+            ControlSuccess::NowMs(n) => write!(f, "now_ms {n}"),
+        }
+    }
+}
+
+/// A Graph answer, success or error.
+pub struct GraphAnswer<'a>(pub &'a Result<GraphSuccess, GraphError>);
+
+impl fmt::Display for GraphAnswer<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Ok(s) => s.fmt(f),
+            Err(e) => e.fmt(f),
+        }
+    }
+}
+
+/// A control-API answer, success or error.
+pub struct ControlAnswer<'a>(pub &'a Result<ControlSuccess, String>);
+
+impl fmt::Display for ControlAnswer<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Ok(s) => s.fmt(f),
+            Err(e) => write!(f, "control error: {e}"),
+        }
+    }
+}
+
+impl fmt::Display for Answer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Answer::Graph(r) => GraphAnswer(r).fmt(f),
+            Answer::Control(r) => ControlAnswer(r).fmt(f),
+        }
+    }
+}
+
+/// `app 0 messaging psid 1 message "hi"`.
+impl fmt::Display for Delivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.app, self.channel, self.event)
+    }
+}
+
+/// `psid 1 receives text from app 0: "hi"`.
+impl fmt::Display for Received {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "psid {} receives {} from {}: {:?}",
+            self.psid,
+            self.entry.kind.as_str(),
+            self.entry.from,
+            self.entry.text
+        )
     }
 }

@@ -223,6 +223,14 @@ impl Rule {
     pub fn is_platform_rule(self) -> bool {
         self.family() != Family::Bp
     }
+
+    /// Whether the refusal code of a step decided by this rule is binding
+    /// (rules.md, "Refusals"): Meta documents 10/2018300 for a non-owner's
+    /// send (CTRL-4) and the token errors of AUTH-1; every other code is
+    /// fixed by this project, so another one is a non-strict deviation.
+    pub fn documents_refusal_code(self) -> bool {
+        matches!(self, Rule::Ctrl4 | Rule::Auth1)
+    }
 }
 
 impl fmt::Display for Rule {

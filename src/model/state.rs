@@ -5,7 +5,9 @@
 //! belong to the shell (server, driver), so the model can be logged,
 //! serialized and snapshotted without leaking anything.
 
-use super::op::{AppIx, AppRef, Choice, PAGE_INBOX_APP_ID, Psid};
+use super::op::{
+    AppIx, AppRef, Call, Caller, Choice, GraphOp, PAGE_INBOX_APP_ID, Proof, Psid, Transport,
+};
 use super::outcome::{Party, TranscriptEntry};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -120,6 +122,27 @@ impl Setup {
         match p {
             Party::App(a) => &self.apps[a.index()].app_id,
             Party::PageInbox => PAGE_INBOX_APP_ID,
+        }
+    }
+
+    /// The `appsecret_proof` a well-formed call by `app` carries: the right
+    /// one when the app requires it (AUTH-3), none otherwise.
+    pub fn proof_for(&self, app: AppIx) -> Proof {
+        if self.app(app).require_appsecret_proof {
+            Proof::Right
+        } else {
+            Proof::Absent
+        }
+    }
+
+    /// A well-formed call by `app`: its own token, the proof it needs, the
+    /// default transport.
+    pub fn call(&self, app: AppIx, call: Call) -> GraphOp {
+        GraphOp {
+            caller: Caller::App(app),
+            proof: self.proof_for(app),
+            call,
+            transport: Transport::default(),
         }
     }
 

@@ -2,8 +2,9 @@
 //! counterexample, built from a run. The renderers beside this file turn it
 //! into JSON, JUnit, Markdown and HTML.
 
+use crate::harness::config::redact_url;
 use crate::harness::counterexample::Counterexample;
-use crate::harness::run::{RunReport, redact_url};
+use crate::harness::run::RunReport;
 use crate::model::{Family, Rule};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -251,7 +252,7 @@ impl Report {
         let steps = divergence
             .as_ref()
             .map_or(c.case.ops.len(), |d| (d.step + 1).min(c.case.ops.len()));
-        let rule_counts = crate::harness::run::RuleCounts::of_case(&c.case, steps);
+        let rule_counts = crate::harness::counts::RuleCounts::of_case(&c.case, steps);
         let exercised = Rule::ALL
             .iter()
             .copied()
@@ -341,17 +342,5 @@ impl Report {
 
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("reports serialize")
-    }
-}
-
-/// What differed, in words.
-pub fn kind_name(k: crate::harness::diff::Kind) -> &'static str {
-    use crate::harness::diff::Kind;
-    match k {
-        Kind::Answer => "answer",
-        Kind::Signature => "webhook signature",
-        Kind::Deliveries => "set of webhook deliveries",
-        Kind::Transcript => "user's transcript",
-        Kind::Owner => "thread's owner or deadline afterwards",
     }
 }

@@ -7,8 +7,9 @@
 //! Rendered as Mermaid by [`super::markdown`] and as SVG by [`super::html`].
 
 use crate::harness::counterexample::Counterexample;
-use crate::harness::diff::{event_text, graph_text};
-use crate::model::{Answer, Caller, ControlSuccess, InboxAction, Op, Party, State, apply};
+use crate::model::{
+    Answer, Caller, ControlSuccess, GraphAnswer, InboxAction, Op, Party, State, apply,
+};
 
 /// A lifeline.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -145,7 +146,7 @@ impl Diagram {
                     from: platform,
                     to: 1 + dl.app.index(),
                     kind: ArrowKind::Webhook,
-                    text: format!("[{}] {}", dl.channel.as_str(), event_text(&dl.event)),
+                    text: format!("[{}] {}", dl.channel, dl.event),
                 });
             }
             for r in &out.received {
@@ -170,7 +171,7 @@ impl Diagram {
                     from: platform,
                     to,
                     kind: ArrowKind::Answer,
-                    text: graph_text(a),
+                    text: GraphAnswer(a).to_string(),
                 });
             } else if let (Some(to), Answer::Control(Err(e))) = (caller, &out.answer) {
                 items.push(Item::Arrow {
@@ -187,33 +188,49 @@ impl Diagram {
                     text: format!("now {now} ms"),
                 });
             }
-            if i == d.step {
-                let rules: Vec<&str> = d.rules.iter().map(|r| r.id()).collect();
-                items.push(Item::Note {
-                    over: (0, platform),
-                    text: format!(
-                        "DIVERGES here: {} ({}): {}",
-                        rules.join(", "),
-                        if d.strict { "MUST" } else { "non-strict" },
-                        d.headline()
-                            .split_once(": the ")
-                            .map_or(String::new(), |(_, k)| format!("the {k}"))
-                    ),
-                });
-                items.push(Item::Note {
-                    over: (0, platform),
-                    text: format!("expected: {}", one_line(&d.expected)),
-                });
-                items.push(Item::Note {
-                    over: (0, platform),
-                    text: format!("observed: {}", one_line(&d.observed)),
-                });
+            if i == d.step && !d.concurrent {
+                items.extend(divergence_notes(d, platform));
             }
             steps.push(Step {
                 index: i,
                 op: op_text,
                 items,
-                diverges: i == d.step,
+                diverges: i == d.step && !d.concurrent,
+            });
+        }
+        if d.concurrent {
+            let branches = c.case.branches.len();
+            let mut items: Vec<Item> = Vec::new();
+            for (b, ops) in c.case.branches.iter().enumerate() {
+                for (k, op) in ops.iter().enumerate() {
+                    let from = match op {
+                        Op::Graph(g) => match g.caller {
+                            Caller::App(a) => 1 + a.index(),
+                            _ => anon,
+                        },
+                        Op::User(_) => USER,
+                        Op::Inbox { .. } => inbox,
+                        Op::Clock { .. } | Op::Roles { .. } => platform,
+                    };
+                    let label = format!("{}{}", crate::harness::diff::branch_label(b), k + 1);
+                    let text = match op {
+                        Op::Graph(_) => call_text(&op.to_string()),
+                        _ => user_or_inbox_text(op),
+                    };
+                    items.push(Item::Arrow {
+                        from,
+                        to: platform,
+                        kind: ArrowKind::Call,
+                        text: format!("{label}. {text}"),
+                    });
+                }
+            }
+            items.extend(divergence_notes(d, platform));
+            steps.push(Step {
+                index: c.case.ops.len(),
+                op: format!("concurrent phase: {branches} branches"),
+                items,
+                diverges: true,
             });
         }
         Diagram {
@@ -221,6 +238,31 @@ impl Diagram {
             steps,
         }
     }
+}
+
+/// The notes that mark the diverging step: the rules, what was expected
+/// and what was observed.
+fn divergence_notes(d: &crate::harness::Divergence, platform: usize) -> Vec<Item> {
+    let rules: Vec<&str> = d.rules.iter().map(|r| r.id()).collect();
+    vec![
+        Item::Note {
+            over: (0, platform),
+            text: format!(
+                "DIVERGES here: {} ({}): the {} differs",
+                rules.join(", "),
+                if d.strict { "MUST" } else { "non-strict" },
+                d.kind().name()
+            ),
+        },
+        Item::Note {
+            over: (0, platform),
+            text: format!("expected: {}", one_line(&d.expected_text())),
+        },
+        Item::Note {
+            over: (0, platform),
+            text: format!("observed: {}", one_line(&d.observed_text())),
+        },
+    ]
 }
 
 /// `app 2 take_thread_control psid 1` without the caller, which the arrow shows.

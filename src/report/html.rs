@@ -3,7 +3,7 @@
 //! font or image fetched from anywhere. Laid out for a laptop screen
 //! (about 1366 px wide); wide diagrams scroll sideways in their own box.
 
-use super::data::{CounterexampleEntry, Report, Verdict, kind_name};
+use super::data::{CounterexampleEntry, Report, Verdict};
 use super::diagram::{ArrowKind, Diagram, Item};
 use super::escape::escape;
 use std::fmt::Write as _;
@@ -325,12 +325,12 @@ fn counterexample_section(c: &CounterexampleEntry, reason: Option<&str>) -> Stri
         s,
         "<p>At step {}, the {} differs:</p><pre class=\"diff\">",
         d.step,
-        kind_name(d.kind)
+        d.kind().name()
     );
-    for l in d.expected.lines() {
+    for l in d.expected_text().lines() {
         let _ = write!(s, "<span class=\"del\">- {}</span>", escape(l));
     }
-    for l in d.observed.lines() {
+    for l in d.observed_text().lines() {
         let _ = write!(s, "<span class=\"add\">+ {}</span>", escape(l));
     }
     let _ = writeln!(s, "</pre>");

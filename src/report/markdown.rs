@@ -147,17 +147,12 @@ pub fn counterexample_section(c: &CounterexampleEntry, expected_reason: Option<&
     );
     let _ = writeln!(s, "```mermaid\n{}```\n", mermaid(&Diagram::of(ce)));
     let d = &ce.divergence;
-    let _ = writeln!(
-        s,
-        "At step {}, the {} differs:\n",
-        d.step,
-        super::data::kind_name(d.kind)
-    );
+    let _ = writeln!(s, "At step {}, the {} differs:\n", d.step, d.kind().name());
     let _ = writeln!(s, "```diff");
-    for line in d.expected.lines() {
+    for line in d.expected_text().lines() {
         let _ = writeln!(s, "- {line}");
     }
-    for line in d.observed.lines() {
+    for line in d.observed_text().lines() {
         let _ = writeln!(s, "+ {line}");
     }
     let _ = writeln!(s, "```\n");

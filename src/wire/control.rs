@@ -322,6 +322,25 @@ impl TranscriptItem {
             text: self.text.clone(),
         })
     }
+
+    /// The same message as far as the harness compares: sender, kind and
+    /// text (message ids differ between implementations).
+    pub fn same_message(&self, other: &TranscriptItem) -> bool {
+        self.from_app_id == other.from_app_id && self.kind == other.kind && self.text == other.text
+    }
+}
+
+/// `text from 1001: "hi"`.
+impl std::fmt::Display for TranscriptItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} from {}: {:?}",
+            self.kind.as_str(),
+            self.from_app_id,
+            self.text
+        )
+    }
 }
 
 /// `{"error":"…"}`: a control-API error.

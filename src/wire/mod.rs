@@ -32,6 +32,7 @@ mod response;
 mod sign;
 mod webhook;
 
+pub use crate::model::judge::ObservedAnswer;
 pub use decode::{
     PageCredentials, PageKeys, check_node, check_route, decode_call, decode_graph, resolve_apps,
 };
@@ -44,9 +45,9 @@ pub use request::{
     HttpParts, HttpRequest, PathParts, RawRequest, TokenFound, parse_path, split_target,
 };
 pub use response::{
-    DataBody, ErrorBody, ErrorEnvelope, HttpAnswer, ObservedAnswer, REFERENCE_FBTRACE_ID,
-    ResultBody, SecondaryReceiver, SentBody, SuccessBody, ThreadOwnerEntry, ThreadOwnerInfo,
-    error_envelope, parse_answer, render_answer, render_success, www_authenticate,
+    DataBody, ErrorBody, ErrorEnvelope, HttpAnswer, REFERENCE_FBTRACE_ID, ResultBody,
+    SecondaryReceiver, SentBody, SuccessBody, ThreadOwnerEntry, ThreadOwnerInfo, error_envelope,
+    parse_answer, render_answer, render_success, www_authenticate,
 };
 pub use sign::{
     SIGNATURE_HEADER, appsecret_proof, check_appsecret_proof, signature_header, verify_signature,

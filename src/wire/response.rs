@@ -9,6 +9,7 @@
 //! leaves out.
 
 use super::ids;
+use crate::model::judge::ObservedAnswer;
 use crate::model::{AppRef, Edge, GraphError, GraphSuccess, OwnerView, Party, Setup};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -173,47 +174,6 @@ pub fn render_answer(answer: &Result<GraphSuccess, GraphError>, setup: &Setup) -
                 body: serde_json::to_value(error_envelope(e, REFERENCE_FBTRACE_ID))
                     .expect("error envelopes serialize"),
             }
-        }
-    }
-}
-
-/// A Graph answer as observed from an implementation, in model terms.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ObservedAnswer {
-    pub status: u16,
-    /// For errors, `status` is repeated in the [`GraphError`] and
-    /// `www_authenticate` says whether the header was there.
-    pub answer: Result<GraphSuccess, GraphError>,
-}
-
-impl ObservedAnswer {
-    /// Whether this answer is the expected one, as far as the harness
-    /// compares: status, `code`, `error_subcode`, the `WWW-Authenticate`
-    /// header where one is required, and the success fields except the
-    /// message id (ids differ between implementations).
-    pub fn matches(&self, expected: &Result<GraphSuccess, GraphError>) -> bool {
-        match (&self.answer, expected) {
-            (Ok(got), Ok(want)) => {
-                self.status == 200
-                    && match (got, want) {
-                        (
-                            GraphSuccess::Sent {
-                                recipient_id: a, ..
-                            },
-                            GraphSuccess::Sent {
-                                recipient_id: b, ..
-                            },
-                        ) => a == b,
-                        _ => got == want,
-                    }
-            }
-            (Err(got), Err(want)) => {
-                got.status == want.status
-                    && got.code == want.code
-                    && got.subcode == want.subcode
-                    && (got.www_authenticate || !want.www_authenticate)
-            }
-            _ => false,
         }
     }
 }

@@ -3,7 +3,8 @@
 
 #![allow(dead_code)]
 
-use baton::harness::run::{RunConfig, RunReport, run};
+use baton::embedded;
+use baton::harness::{RunConfig, RunReport};
 use baton::report::Report;
 use baton::server::Mutant;
 use std::path::{Path, PathBuf};
@@ -33,7 +34,6 @@ pub struct Written {
 pub async fn run_and_write(name: &str, mutants: &[Mutant], seed: u64, cases: u64) -> Written {
     let dir = temp_dir(name);
     let cfg = RunConfig {
-        mutants: mutants.to_vec(),
         seed,
         cases,
         jobs: 4,
@@ -42,7 +42,7 @@ pub async fn run_and_write(name: &str, mutants: &[Mutant], seed: u64, cases: u64
         snapshot_dir: dir.join("snapshots"),
         ..RunConfig::default()
     };
-    let report = run(cfg).await.unwrap();
+    let report = embedded::run(cfg, mutants).await.unwrap();
     let files = Report::from_run(&report)
         .write_all(&dir.join("report"))
         .unwrap();

@@ -1,8 +1,10 @@
 //! The kill matrix: every mutant of the reference server, run with default
 //! settings, must be caught. Used by the test suite, `baton bench` and the
-//! README's table.
+//! README's table. It runs the embedded server ([`crate::embedded`]) with
+//! one mutant on; the harness itself never knows it is a mutant.
 
-use super::run::{RunConfig, run};
+use crate::embedded;
+use crate::harness::RunConfig;
 use crate::model::Rule;
 use crate::server::Mutant;
 use serde::Serialize;
@@ -43,7 +45,6 @@ pub async fn kill(
     out: &std::path::Path,
 ) -> Result<Kill, String> {
     let cfg = RunConfig {
-        mutants: vec![mutant],
         seed,
         cases: u64::MAX,
         time_limit: Some(time_limit),
@@ -52,7 +53,9 @@ pub async fn kill(
         stop_on_deviation: true,
         ..RunConfig::default()
     };
-    let report = run(cfg).await.map_err(|e| e.to_string())?;
+    let report = embedded::run(cfg, &[mutant])
+        .await
+        .map_err(|e| e.to_string())?;
     let failing = report.counterexamples.first();
     Ok(Kill {
         mutant: mutant.name(),

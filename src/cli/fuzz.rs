@@ -236,21 +236,15 @@ pub fn seeds(a: &CorpusArgs) -> Result<Vec<Seed>, String> {
     Ok(out)
 }
 
+/// The edge a fixture's file name names (`request_pass_thread_control_…`);
+/// `messages` when it names none.
 fn edge_of(name: &str) -> &'static str {
-    for e in [
-        "pass_thread_control",
-        "take_thread_control",
-        "request_thread_control",
-        "release_thread_control",
-        "extend_thread_control",
-        "messenger_profile",
-        "custom_user_settings",
-    ] {
-        if name.contains(e) {
-            return e;
-        }
-    }
-    "messages"
+    baton::model::Edge::ALL
+        .iter()
+        .filter(|e| **e != baton::model::Edge::Messages && name.contains(e.as_str()))
+        .map(|e| e.as_str())
+        .next()
+        .unwrap_or("messages")
 }
 
 /// One operation as the HTTP request the harness would send to the fuzz

@@ -330,15 +330,15 @@ impl fmt::Display for EventKind {
                 Ok(())
             }
             EventKind::Postback { title, payload, .. } => match payload {
-                Some(p) => write!(f, "postback {title:?} payload {p:?}"),
-                None => write!(f, "postback {title:?} (no payload)"),
+                Some(p) => write!(f, "{} {title:?} payload {p:?}", self.name()),
+                None => write!(f, "{} {title:?} (no payload)", self.name()),
             },
             EventKind::PassThreadControl {
                 new_owner,
                 previous_owner,
                 metadata,
             } => {
-                write!(f, "pass_thread_control to {new_owner} from ")?;
+                write!(f, "{} to {new_owner} from ", self.name())?;
                 match previous_owner {
                     Some(p) => p.fmt(f)?,
                     None => f.write_str("null")?,
@@ -350,22 +350,20 @@ impl fmt::Display for EventKind {
                 new_owner,
                 metadata,
             } => {
-                write!(
-                    f,
-                    "take_thread_control by {new_owner} from {previous_owner}"
-                )?;
+                write!(f, "{} by {new_owner} from {previous_owner}", self.name())?;
                 meta(f, metadata)
             }
             EventKind::RequestThreadControl {
                 requested_owner,
                 metadata,
             } => {
-                write!(f, "request_thread_control by {requested_owner}")?;
+                write!(f, "{} by {requested_owner}", self.name())?;
                 meta(f, metadata)
             }
             EventKind::AppRoles { app, primary } => write!(
                 f,
-                "app_roles {app} {}",
+                "{} {app} {}",
+                self.name(),
                 if *primary {
                     "primary_receiver"
                 } else {

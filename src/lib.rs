@@ -10,6 +10,7 @@
 //! target), [`fuzzing`] (the fuzz targets' bodies) and [`bench`].
 
 pub mod bench;
+pub mod certify;
 pub mod embedded;
 pub mod fuzzing;
 pub mod generate;

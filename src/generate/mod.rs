@@ -12,6 +12,7 @@
 mod case;
 pub mod entropy;
 mod ops;
+pub mod stimuli;
 
 pub use case::{CASE_PAGE_ID, Case, branches, nth_case, nth_concurrent_case};
 pub use entropy::{Bytes, Entropy, SplitMix64, Tape};

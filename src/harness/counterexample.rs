@@ -7,6 +7,7 @@
 //! same file and a snapshot diff means the counterexample changed.
 
 use super::concurrent::{ConcurrentPart, side_by_side};
+use super::config::Subject;
 use super::diff::Divergence;
 use super::shrink::ShrinkStats;
 use crate::generate::Case;
@@ -20,6 +21,9 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Counterexample {
     pub baton_version: String,
+    /// What was certified: a platform (the default) or an app.
+    #[serde(default, skip_serializing_if = "Subject::is_platform")]
+    pub subject: Subject,
     /// The rule the counterexample is filed under.
     pub rule: Rule,
     pub case: Case,
@@ -43,6 +47,7 @@ impl Counterexample {
     pub fn new(case: Case, divergence: Divergence, target: &str) -> Counterexample {
         Counterexample {
             baton_version: env!("CARGO_PKG_VERSION").to_string(),
+            subject: Subject::Platform,
             rule: divergence.rule(),
             case,
             divergence,

@@ -36,6 +36,8 @@ pub enum Kind {
     Owner,
     /// A concurrent phase no sequential order explains (RACE-1).
     Race,
+    /// What an app under test did (`baton certify-app`).
+    App,
 }
 
 impl Kind {
@@ -48,6 +50,7 @@ impl Kind {
             Kind::Transcript => "user's transcript",
             Kind::Owner => "thread's owner or deadline afterwards",
             Kind::Race => "concurrent history",
+            Kind::App => "app's behaviour",
         }
     }
 }
@@ -134,6 +137,8 @@ pub enum Difference {
     },
     /// No order of a concurrent phase explains what was observed.
     Race(Box<RaceFailure>),
+    /// An app under test broke a rule for apps (BP, APP).
+    App(Box<AppFailure>),
 }
 
 impl Difference {
@@ -145,6 +150,7 @@ impl Difference {
             Difference::Transcript { .. } => Kind::Transcript,
             Difference::Owner { .. } => Kind::Owner,
             Difference::Race(_) => Kind::Race,
+            Difference::App(_) => Kind::App,
         }
     }
 
@@ -188,6 +194,7 @@ impl Difference {
                 GraphAnswer(expected)
             ),
             Difference::Race(r) => r.expected_text(),
+            Difference::App(a) => a.expected.clone(),
         }
     }
 
@@ -237,6 +244,7 @@ impl Difference {
                 format!("after the step, thread_owner of psid {psid} asked by {asker}: {observed}")
             }
             Difference::Race(r) => r.observed_text(),
+            Difference::App(a) => a.observed_text(),
         }
     }
 }
@@ -351,6 +359,85 @@ impl RaceFailure {
                 "thread_owner asked by {a} afterwards: {}",
                 GraphAnswer(&o.answer)
             );
+        }
+        s.trim_end().to_string()
+    }
+}
+
+/// One thing in the timeline of an app-certification case.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "what", rename_all = "snake_case")]
+pub enum AppEvent {
+    /// A stimulus of the tool (number `index` of the case; the end of the
+    /// case is the clock moved past every deadline).
+    Stimulus { index: usize, op: Op },
+    /// A delivery to the app under test and what it answered.
+    Delivery {
+        kind: String,
+        events: Vec<(Channel, Event)>,
+        answer: String,
+    },
+    /// A Graph call of the app under test and the platform's answer (with
+    /// the error message it gave, for a refusal).
+    Call {
+        op: Op,
+        answer: Answer,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+}
+
+impl fmt::Display for AppEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AppEvent::Stimulus { index, op } => write!(f, "stimulus {index}: {op}"),
+            AppEvent::Delivery {
+                kind,
+                events,
+                answer,
+            } => {
+                let evs: Vec<String> = events.iter().map(|(c, e)| format!("[{c}] {e}")).collect();
+                write!(
+                    f,
+                    "delivery ({kind}) {} -> app answered {answer}",
+                    evs.join(", ")
+                )
+            }
+            AppEvent::Call {
+                op,
+                answer,
+                message,
+            } => {
+                write!(f, "app calls {op} -> {answer}")?;
+                if let Some(m) = message {
+                    write!(f, " \"{m}\"")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// An app under test broke a rule: what a correct app does, what this one
+/// did, and the case's timeline up to it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AppFailure {
+    /// What the rule asks of an app.
+    pub expected: String,
+    /// What the app did instead.
+    pub explanation: String,
+    /// Stimuli, deliveries and the app's calls, in order.
+    pub timeline: Vec<AppEvent>,
+    /// The entry of `timeline` that shows the violation.
+    pub at: usize,
+}
+
+impl AppFailure {
+    fn observed_text(&self) -> String {
+        let mut s = format!("{}\n", self.explanation);
+        for (i, e) in self.timeline.iter().enumerate() {
+            let mark = if i == self.at { ">>" } else { "  " };
+            let _ = writeln!(s, "{mark} {e}");
         }
         s.trim_end().to_string()
     }

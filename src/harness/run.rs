@@ -6,7 +6,7 @@
 //! HTTP from a [`TargetSpec`], [`run_on`] and [`replay_on`] take one
 //! already made (the embedded server, an in-process router).
 
-use super::config::{RunConfig, RunError, TargetSpec, run_id};
+use super::config::{RunConfig, RunError, Subject, TargetSpec, run_id};
 use super::counterexample::Counterexample;
 use super::counts::RuleCounts;
 use super::diff::Divergence;
@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 /// What a run found.
 #[derive(Debug)]
 pub struct RunReport {
+    /// A platform run or an app certification.
+    pub subject: Subject,
     pub target: String,
     pub seed: u64,
     pub cases: u64,
@@ -74,12 +76,12 @@ impl RunReport {
         }
     }
 
-    /// Platform rules (everything but BP-*) no step exercised.
+    /// The rules of the run's subject no step exercised.
     pub fn not_reached(&self) -> Vec<Rule> {
         Rule::ALL
             .iter()
             .copied()
-            .filter(|r| r.is_platform_rule() && !self.exercised.contains(*r))
+            .filter(|r| self.subject.applies(*r) && !self.exercised.contains(*r))
             .collect()
     }
 }
@@ -220,6 +222,7 @@ pub async fn run_on(cfg: RunConfig, target: Arc<dyn Target>) -> Result<RunReport
         ));
     }
     Ok(RunReport {
+        subject: Subject::Platform,
         target: target.label(),
         seed: cfg.seed,
         cases: tally.cases,

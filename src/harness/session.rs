@@ -176,8 +176,11 @@ impl Session {
                 let mids = &self.mids;
                 let lookup =
                     |psid: &str, n: u32| mids.get(psid).and_then(|v| v.get(n as usize)).cloned();
-                let req = ControlRequest::from_op(op, &self.model.setup, &lookup)
-                    .expect("not a Graph op");
+                let Some(req) = ControlRequest::from_op(op, &self.model.setup, &lookup) else {
+                    return Err(TargetError::NoControlApi(format!(
+                        "`{op}` is an app-certification stimulus, not something a platform is sent (replay it with `baton replay FILE --webhook URL`)"
+                    )));
+                };
                 let a = self.target.control(&req).await?;
                 Ok(parse_control_answer(a.status, &a.body)
                     .map_or_else(Seen::Unreadable, Seen::Control))

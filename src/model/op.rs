@@ -70,6 +70,73 @@ pub enum Op {
     Clock { advance_ms: u64 },
     /// The primary receiver changes (control API `roles`); `None` unsets it.
     Roles { primary: Option<AppRef> },
+    /// A delivery the tool sends to the app under test itself, beside the
+    /// platform's own (`baton certify-app`); the platform never sees it.
+    Deliver(Special),
+}
+
+/// A delivery the tool makes to an app under test directly: the special
+/// deliveries of app certification (retried, forged, batched, unusual).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Special {
+    /// The latest delivery the app received, sent again unchanged: a retry.
+    Retry,
+    /// A user message on `psid` whose `X-Hub-Signature-256` is missing or
+    /// wrong.
+    Forged {
+        psid: Psid,
+        text: String,
+        signature: Forgery,
+    },
+    /// From here on the app's deliveries are held back ...
+    Hold,
+    /// ... and what was held is sent as one delivery (a batch).
+    Release,
+    /// A delivery about `psid` of a kind the app may have no use for.
+    Unusual { psid: Psid, kind: Unusual },
+}
+
+/// How a forged delivery is signed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Forgery {
+    /// No `X-Hub-Signature-256` header.
+    Missing,
+    /// A well-formed signature made with another key.
+    Wrong,
+}
+
+/// The unusual kinds of delivery (app-certification.md, stimuli).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unusual {
+    /// A user message carrying fields no version of the API has.
+    UnknownField,
+    /// An event of a kind the API does not have.
+    UnknownEvent,
+    /// A postback on `standby`, which carries no `payload` (HOOK-2).
+    StandbyPostback,
+    /// An `app_roles` event repeating the app's current role.
+    AppRoles,
+}
+
+impl Unusual {
+    pub const ALL: &'static [Unusual] = &[
+        Unusual::UnknownField,
+        Unusual::UnknownEvent,
+        Unusual::StandbyPostback,
+        Unusual::AppRoles,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unusual::UnknownField => "unknown_field",
+            Unusual::UnknownEvent => "unknown_event",
+            Unusual::StandbyPostback => "standby_postback",
+            Unusual::AppRoles => "app_roles",
+        }
+    }
 }
 
 impl Op {
@@ -85,7 +152,8 @@ impl Op {
                 | UserEvent::AdEntry { psid, .. },
             ) => Some(psid),
             Op::Inbox { psid, .. } => Some(psid),
-            Op::Clock { .. } | Op::Roles { .. } => None,
+            Op::Deliver(Special::Forged { psid, .. } | Special::Unusual { psid, .. }) => Some(psid),
+            Op::Clock { .. } | Op::Roles { .. } | Op::Deliver(_) => None,
         }
     }
 
@@ -95,7 +163,8 @@ impl Op {
             Op::Graph(g) => g.call.psid(),
             Op::User(ev) => Some(ev.psid()),
             Op::Inbox { psid, .. } => Some(psid),
-            Op::Clock { .. } | Op::Roles { .. } => None,
+            Op::Deliver(Special::Forged { psid, .. } | Special::Unusual { psid, .. }) => Some(psid),
+            Op::Clock { .. } | Op::Roles { .. } | Op::Deliver(_) => None,
         }
     }
 }
@@ -597,6 +666,31 @@ impl fmt::Display for Op {
             Op::Clock { advance_ms } => write!(f, "clock +{advance_ms}ms"),
             Op::Roles { primary: None } => f.write_str("roles primary none"),
             Op::Roles { primary: Some(p) } => write!(f, "roles primary {p}"),
+            Op::Deliver(d) => d.fmt(f),
+        }
+    }
+}
+
+impl fmt::Display for Special {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Special::Retry => f.write_str("deliver the latest delivery again (a retry)"),
+            Special::Forged {
+                psid,
+                text,
+                signature,
+            } => {
+                let how = match signature {
+                    Forgery::Missing => "without a signature",
+                    Forgery::Wrong => "with a wrong signature",
+                };
+                write!(f, "deliver {how}: psid {psid} message {text:?}")
+            }
+            Special::Hold => f.write_str("deliver nothing until released (a batch follows)"),
+            Special::Release => f.write_str("deliver what was held, as one batch"),
+            Special::Unusual { psid, kind } => {
+                write!(f, "deliver psid {psid} unusual {}", kind.as_str())
+            }
         }
     }
 }

@@ -80,6 +80,7 @@ rules! {
     Pass4 = "PASS-4", Pass, Should, "Without target_app_id control goes to the primary receiver, or the call fails with 400/100 when there is none.";
     Pass5 = "PASS-5", Pass, Must, "A target that is neither a subscribed app nor the Page Inbox is refused with 400/100/2018164.";
     Pass6 = "PASS-6", Pass, Should, "The owner passing to itself is refused with 400/100.";
+    Pass7 = "PASS-7", Pass, Must, "The owner can hand context to another subscribed app with pass_thread_metadata, keeping control; others are refused.";
     Req1 = "REQ-1", Req, Must, "A non-owner can request control: the owning app gets request_thread_control, ownership stays; no webhook when the Page Inbox owns.";
     Req2 = "REQ-2", Req, Should, "Requesting an idle thread grants it at once, with pass_thread_control to the caller.";
     Req3 = "REQ-3", Req, Should, "The owner requesting its own thread is refused with 400/100.";
@@ -121,8 +122,14 @@ rules! {
     Bp2 = "BP-2", Bp, Must, "Apps do not send while another app owns the thread.";
     Bp3 = "BP-3", Bp, Should, "Non-primary apps request control instead of taking it.";
     Bp4 = "BP-4", Bp, Must, "Apps honour request_thread_control.";
-    Bp5 = "BP-5", Bp, Must, "Apps pass or release when done instead of waiting for the lapse.";
+    Bp5 = "BP-5", Bp, Should, "Apps pass to the next requester or release when done, and no longer act as owner after a lapse.";
     Bp6 = "BP-6", Bp, Should, "Apps finding a thread idle request or take control before a long exchange.";
+    App1 = "APP-1", App, Must, "Apps answer every signed delivery with a 2xx within 20 s.";
+    App2 = "APP-2", App, Must, "A delivery with a missing or wrong signature causes no Graph call.";
+    App3 = "APP-3", App, Must, "Deliveries an app has no use for (batches, app_roles, unknown kinds) are answered 2xx and the app keeps serving.";
+    App4 = "APP-4", App, Should, "A retried delivery causes no second reaction.";
+    App5 = "APP-5", App, Should, "The webhook verification handshake answers the challenge for the right token, 403 otherwise.";
+    App6 = "APP-6", App, Must, "Every Graph call an app makes is well-formed and authorised.";
 }
 
 /// A rule family, the prefix of a rule ID. Families are what `--only` and
@@ -147,6 +154,7 @@ pub enum Family {
     Input,
     Race,
     Bp,
+    App,
 }
 
 impl Family {
@@ -169,6 +177,7 @@ impl Family {
         Family::Input,
         Family::Race,
         Family::Bp,
+        Family::App,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -191,6 +200,7 @@ impl Family {
             Family::Input => "INPUT",
             Family::Race => "RACE",
             Family::Bp => "BP",
+            Family::App => "APP",
         }
     }
 
@@ -218,10 +228,17 @@ impl Rule {
             .find(|r| r.id().eq_ignore_ascii_case(id.trim()))
     }
 
-    /// Rules about a platform, i.e. everything but the BP advice for apps.
-    /// The model decides all of these except RACE-1, which needs concurrency.
+    /// Rules about a platform, i.e. everything but the rules for apps (BP,
+    /// APP). The model decides all of these except RACE-1, which needs
+    /// concurrency.
     pub fn is_platform_rule(self) -> bool {
-        self.family() != Family::Bp
+        !self.is_app_rule()
+    }
+
+    /// Rules for apps (`baton certify-app`): the best practices (BP) and
+    /// an app's duties (APP).
+    pub fn is_app_rule(self) -> bool {
+        matches!(self.family(), Family::Bp | Family::App)
     }
 
     /// Whether the refusal code of a step decided by this rule is binding
@@ -254,9 +271,9 @@ impl<'de> serde::Deserialize<'de> for Rule {
 
 /// A set of rules, as a bit set: cheap to build on every model step.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct RuleSet(u64);
+pub struct RuleSet(u128);
 
-const _: () = assert!(Rule::ALL.len() <= 64, "RuleSet is a u64 bit set");
+const _: () = assert!(Rule::ALL.len() <= 128, "RuleSet is a u128 bit set");
 
 impl RuleSet {
     pub const EMPTY: RuleSet = RuleSet(0);
@@ -332,7 +349,7 @@ mod tests {
             assert!(r.id().starts_with(r.family().as_str()));
             assert!(!r.summary().is_empty());
         }
-        assert_eq!(Rule::ALL.len(), 59);
+        assert_eq!(Rule::ALL.len(), 66);
     }
 
     #[test]

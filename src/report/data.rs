@@ -155,7 +155,7 @@ impl Report {
                 let named: Vec<&CounterexampleEntry> =
                     entries.iter().filter(|e| e.rules.contains(&rule)).collect();
                 let exercised = r.rule_counts.get(rule);
-                let verdict = if !rule.is_platform_rule() {
+                let verdict = if !r.subject.applies(rule) {
                     Verdict::NotApplicable
                 } else if named.iter().any(|e| e.strict) {
                     Verdict::Fail
@@ -261,12 +261,14 @@ impl Report {
         let counterexamples = divergence
             .map(|d| {
                 let mut again = Counterexample::new(c.case.clone(), d, target);
+                again.subject = c.subject;
                 again.seed = c.seed;
                 again.case_index = c.case_index;
                 vec![again]
             })
             .unwrap_or_default();
         let run = RunReport {
+            subject: c.subject,
             target: target.to_string(),
             seed: c.seed.unwrap_or(0),
             cases: 1,

@@ -120,7 +120,7 @@ impl Diagram {
                 }),
                 Op::User(_) => Some(USER),
                 Op::Inbox { .. } => Some(inbox),
-                Op::Clock { .. } | Op::Roles { .. } => None,
+                Op::Clock { .. } | Op::Roles { .. } | Op::Deliver(_) => None,
             };
             let op_text = op.to_string();
             match (caller, op) {
@@ -210,7 +210,7 @@ impl Diagram {
                         },
                         Op::User(_) => USER,
                         Op::Inbox { .. } => inbox,
-                        Op::Clock { .. } | Op::Roles { .. } => platform,
+                        Op::Clock { .. } | Op::Roles { .. } | Op::Deliver(_) => platform,
                     };
                     let label = format!("{}{}", crate::harness::diff::branch_label(b), k + 1);
                     let text = match op {

@@ -20,12 +20,15 @@ impl RunReport {
             secs,
             self.steps as f64 / secs
         );
-        let platform = Rule::ALL.iter().filter(|r| r.is_platform_rule()).count();
+        let applicable = Rule::ALL
+            .iter()
+            .filter(|r| self.subject.applies(**r))
+            .count();
         let not_reached = self.not_reached();
         let _ = write!(
             s,
-            "rules exercised: {} of {platform}",
-            platform - not_reached.len()
+            "rules exercised: {} of {applicable}",
+            applicable - not_reached.len()
         );
         if not_reached.is_empty() {
             let _ = writeln!(s);

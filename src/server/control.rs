@@ -97,7 +97,7 @@ pub(super) async fn handle(State(platform): State<Arc<Platform>>, req: Request) 
                 Ok(None) => return bad("not an operation".into()),
                 Err(e) => return bad(e),
             };
-            let out = page.decide(&platform.config.mutants, &op);
+            let out = page.decide(&platform.config, &op);
             match &out.answer {
                 Answer::Control(a) => {
                     let (status, body) = render_control_answer(a);

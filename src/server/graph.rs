@@ -52,6 +52,15 @@ pub(super) async fn handle(State(platform): State<Arc<Platform>>, req: Request) 
         let op = decode_graph(&raw, None);
         let mut out = apply_pageless(&op);
         platform.config.mutants.bend_refusal(&mut out);
+        if let Some(o) = &platform.config.observer {
+            (o.0)(&super::platform::Decided {
+                page_id: None,
+                op: &Op::Graph(op),
+                before: None,
+                after: None,
+                outcome: &out,
+            });
+        }
         return answer(
             &out.answer,
             &Setup::new("0".into(), 0, Vec::new(), None).expect("empty setup"),
@@ -70,7 +79,7 @@ pub(super) async fn handle(State(platform): State<Arc<Platform>>, req: Request) 
         apps: &page.creds,
     };
     let op = Op::Graph(decode_graph(&raw, Some(&keys)));
-    let out = page.decide(&platform.config.mutants, &op);
+    let out = page.decide(&platform.config, &op);
     answer(&out.answer, &page.state.setup)
 }
 

@@ -21,7 +21,7 @@ mod platform;
 
 pub use delivery::{Capture, DeliveryConfig, QueueStats};
 pub use mutants::{Mutant, Mutants};
-pub use platform::{BODY_LIMIT, Platform, ServerConfig, generate_key};
+pub use platform::{BODY_LIMIT, DecideObserver, Decided, Platform, ServerConfig, generate_key};
 
 use axum::Router;
 use axum::serve::ListenerExt;

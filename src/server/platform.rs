@@ -5,7 +5,7 @@
 
 use super::delivery::{DeliveryConfig, Job, Outbox, QueueStats, Receiver};
 use super::mutants::Mutants;
-use crate::model::{Outcome, State};
+use crate::model::{Op, Outcome, State};
 use crate::wire::AppCredentials;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,6 +67,9 @@ pub struct ServerConfig {
     pub key: String,
     pub mutants: Mutants,
     pub delivery: DeliveryConfig,
+    /// Told of every operation a page decides (app certification records
+    /// an app's calls with it; the console shows them).
+    pub observer: Option<DecideObserver>,
 }
 
 impl ServerConfig {
@@ -75,7 +78,32 @@ impl ServerConfig {
             key,
             mutants: Mutants::none(),
             delivery: DeliveryConfig::default(),
+            observer: None,
         }
+    }
+}
+
+/// One decision: the operation (a decoded Graph call or a control-API
+/// action), the page's state just before it, and the outcome. A Graph call
+/// whose token belongs to no page is decided without one (`page_id` and
+/// `before` are `None`).
+pub struct Decided<'a> {
+    pub page_id: Option<&'a str>,
+    pub op: &'a Op,
+    pub before: Option<&'a State>,
+    /// The page's state just after it.
+    pub after: Option<&'a State>,
+    pub outcome: &'a Outcome,
+}
+
+/// A hook called under the page's lock for every decision, in the order of
+/// the decisions; it must be cheap (record and return).
+#[derive(Clone)]
+pub struct DecideObserver(pub Arc<dyn Fn(&Decided<'_>) + Send + Sync>);
+
+impl std::fmt::Debug for DecideObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DecideObserver(..)")
     }
 }
 
@@ -90,8 +118,18 @@ pub(super) struct Page {
 
 impl Page {
     /// Decides one operation and queues its deliveries, under the page lock.
-    pub(super) fn decide(&mut self, mutants: &Mutants, op: &crate::model::Op) -> Outcome {
-        let out = mutants.decide(&mut self.state, op);
+    pub(super) fn decide(&mut self, config: &ServerConfig, op: &Op) -> Outcome {
+        let before = config.observer.as_ref().map(|_| self.state.clone());
+        let out = config.mutants.decide(&mut self.state, op);
+        if let (Some(o), Some(before)) = (&config.observer, &before) {
+            (o.0)(&Decided {
+                page_id: Some(&self.state.setup.page_id),
+                op,
+                before: Some(before),
+                after: Some(&self.state),
+                outcome: &out,
+            });
+        }
         self.clock.store(self.state.now_ms, Ordering::SeqCst);
         for d in &out.deliveries {
             self.outbox.push(

@@ -562,7 +562,7 @@ impl ControlRequest {
             AppRef::Unknown(id) => id.clone(),
         };
         Some(match op {
-            Op::Graph(_) => return None,
+            Op::Graph(_) | Op::Deliver(_) => return None,
             Op::Roles { primary } => ControlRequest::Roles(RolesRequest {
                 page_id,
                 primary_receiver: primary.as_ref().map(app_id),

@@ -10,7 +10,7 @@
 
 use super::ids;
 use crate::model::judge::ObservedAnswer;
-use crate::model::{AppRef, Edge, GraphError, GraphSuccess, OwnerView, Party, Setup};
+use crate::model::{AppRef, Edge, GraphError, GraphOp, GraphSuccess, OwnerView, Party, Setup};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -175,6 +175,49 @@ pub fn render_answer(answer: &Result<GraphSuccess, GraphError>, setup: &Setup) -
                     .expect("error envelopes serialize"),
             }
         }
+    }
+}
+
+/// The `message` of a refusal, in Meta's own words where the decoder knows
+/// what was wrong (the defect of a malformed call), so that a developer
+/// reading it can act on it; else the code's general message.
+pub fn error_message(op: &GraphOp, e: &GraphError) -> String {
+    use crate::model::{Call, Defect};
+    let Call::Malformed { defect, .. } = &op.call else {
+        return e.message().to_string();
+    };
+    let param = |p: &str| format!("(#100) The parameter {p} is required");
+    match defect {
+        Defect::BadPath => {
+            "(#100) Unknown path components: the path must be /{version}/{node}/{edge}".into()
+        }
+        Defect::WrongNode => {
+            "(#100) The node must be me or the id of the page the access token belongs to".into()
+        }
+        Defect::UnknownEdge => "(#100) Unknown path component: this edge does not exist".into(),
+        Defect::WrongMethod => "(#100) Unsupported request method for this edge".into(),
+        Defect::BodyNotJson => "(#100) The request body is neither JSON nor form-encoded".into(),
+        Defect::RecipientMissing => param("recipient"),
+        Defect::RecipientMalformed => "(#100) Param recipient must be an object with an id".into(),
+        Defect::IdMalformed => "(#100) An id must be a non-empty string or an integer".into(),
+        Defect::MessagingTypeMissing => param("messaging_type"),
+        Defect::MessagingTypeUnknown => {
+            "(#100) Param messaging_type must be one of RESPONSE, UPDATE, MESSAGE_TAG".into()
+        }
+        Defect::MessageMissing => param("message"),
+        Defect::MessageMalformed => {
+            "(#100) Param message must be exactly one of text or attachment".into()
+        }
+        Defect::MetadataNotString => "(#100) Param metadata must be a string".into(),
+        Defect::DurationMissing => param("duration"),
+        Defect::DurationNotInteger => {
+            "(#100) Param duration must be an integer number of seconds".into()
+        }
+        Defect::PsidMissing => param("psid"),
+        Defect::MenuMalformed => {
+            "(#100) Param persistent_menu must be a non-empty list of menus".into()
+        }
+        Defect::Other => e.message().to_string(),
     }
 }
 

@@ -120,19 +120,20 @@ pub(super) fn request(
     }
 }
 
-/// Release and extend refuse non-owners alike (REL-2, EXP-3).
-fn owner_only(st: &State, app: AppIx, psid: &str, rule: Rule) -> Result<(), Outcome> {
+/// Release and extend refuse non-owners alike (REL-2, EXP-3): the error,
+/// if the caller does not own the thread.
+fn owner_only(st: &State, app: AppIx, psid: &str) -> Option<GraphError> {
     match st.owner(psid) {
-        Some(Party::App(o)) if o == app => Ok(()),
-        None => Err(refuse(GraphError::INVALID, rule)),
-        Some(_) => Err(refuse(GraphError::NOT_OWNER, rule)),
+        Some(Party::App(o)) if o == app => None,
+        None => Some(GraphError::INVALID),
+        Some(_) => Some(GraphError::NOT_OWNER),
     }
 }
 
 /// `release_thread_control`.
 pub(super) fn release(st: &mut State, app: AppIx, psid: &str) -> Outcome {
-    if let Err(out) = owner_only(st, app, psid, Rule::Rel2) {
-        return out;
+    if let Some(e) = owner_only(st, app, psid) {
+        return refuse(e, Rule::Rel2);
     }
     let mut out = succeed(GraphSuccess::Success, Rule::Rel1);
     st.go_idle(psid, &mut out);
@@ -142,8 +143,8 @@ pub(super) fn release(st: &mut State, app: AppIx, psid: &str) -> Outcome {
 /// `extend_thread_control`; the duration was range-checked with the
 /// parameters.
 pub(super) fn extend(st: &mut State, app: AppIx, psid: &str, duration_s: i64) -> Outcome {
-    if let Err(out) = owner_only(st, app, psid, Rule::Exp3) {
-        return out;
+    if let Some(e) = owner_only(st, app, psid) {
+        return refuse(e, Rule::Exp3);
     }
     let mut out = succeed(GraphSuccess::Success, Rule::Exp2);
     out.rules.insert(Rule::Exp1);

@@ -15,9 +15,9 @@ mod send;
 mod user;
 
 use crate::model::op::{
-    AppRef, Call, Caller, Defect, GraphOp, Message, MessagingType, Op, Proof, Stage,
+    AppRef, Call, Caller, Defect, GraphOp, Message, MessagingType, Op, Proof, Special, Stage,
 };
-use crate::model::outcome::{GraphError, Outcome};
+use crate::model::outcome::{ControlSuccess, GraphError, Outcome};
 use crate::model::rules::Rule;
 use crate::model::state::{MAX_EXTEND_S, MAX_METADATA_CHARS, MAX_TEXT_CHARS, State};
 use effects::refuse;
@@ -32,6 +32,7 @@ pub fn apply(st: &mut State, op: &Op) -> Outcome {
         Op::Inbox { psid, action } => inbox::apply(st, psid, action),
         Op::Clock { advance_ms } => clock::advance(st, *advance_ms),
         Op::Roles { primary } => clock::roles(st, primary.as_ref()),
+        Op::Deliver(d) => special(d),
     };
     // Every step is a chance to deliver something no rule asked for.
     out.rules.insert(Rule::Hook5);
@@ -46,6 +47,17 @@ pub fn apply(st: &mut State, op: &Op) -> Outcome {
         out.rules.insert(Rule::Ctrl6);
     }
     out
+}
+
+/// A delivery the tool sends to an app itself: the platform never sees it,
+/// so nothing changes. It exercises the app rule it is there to test.
+fn special(d: &Special) -> Outcome {
+    let rule = match d {
+        Special::Retry => Rule::App4,
+        Special::Forged { .. } => Rule::App2,
+        Special::Hold | Special::Release | Special::Unusual { .. } => Rule::App3,
+    };
+    effects::control_ok(ControlSuccess::Ok, rule)
 }
 
 /// The answer to a Graph call that reaches no page: its token is missing or

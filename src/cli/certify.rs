@@ -1,0 +1,257 @@
+//! `baton certify-app`: argument parsing and printing only; the work is in
+//! `baton::certify`.
+
+use super::progress;
+use super::{parse_duration, runtime, usage, write_report};
+use baton::certify::{AppIdentity, CertifyConfig, certify};
+use baton::report::{Baseline, Report};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  the app conforms (SHOULD deviations may be listed)
+  1  a MUST rule was broken (with --strict: any rule)
+  2  usage or configuration error
+  3  the app cannot be reached or does not accept its first signed delivery";
+
+/// The credentials baton prints when the user gives none, so an app can be
+/// configured from baton's first lines.
+pub const DEFAULT_APP_ID: &str = "1000000001";
+pub const DEFAULT_TOKEN: &str = "baton-app-token";
+pub const DEFAULT_SECRET: &str = "baton-app-secret";
+pub const DEFAULT_VERIFY_TOKEN: &str = "baton-verify-token";
+
+/// Certify an app (a bot or a live-agent tool) against the rules for apps:
+/// baton plays the platform, the users, the Page Inbox and the other apps.
+///
+/// Start your app with its Graph API base URL pointed at baton
+/// (http://127.0.0.1:PORT, e.g. messaging-api-messenger's `origin`, or
+/// facebook-business's `FacebookSession.GRAPH`), then run
+/// `baton certify-app --webhook http://127.0.0.1:3000/webhook`. Without
+/// --webhook baton certifies its own reference app.
+#[derive(clap::Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct CertifyArgs {
+    /// The app's webhook URL (where deliveries are POSTed and the
+    /// verification handshake is sent). Without it: baton's reference app.
+    #[arg(long)]
+    webhook: Option<String>,
+    /// Port of the Graph API the app calls (http://127.0.0.1:PORT/<version>/me/<edge>); 0: any free port.
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Address to serve the Graph API on.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// The app's id on the page [default: 1000000001].
+    #[arg(long, env = "BATON_APP_ID")]
+    app_id: Option<String>,
+    /// The page access token the app uses [default: baton-app-token].
+    #[arg(long, env = "BATON_APP_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// The app secret (signatures of deliveries) [default: baton-app-secret].
+    #[arg(long, env = "BATON_APP_SECRET", hide_env_values = true)]
+    secret: Option<String>,
+    /// The webhook verify token the app expects [default: baton-verify-token].
+    #[arg(long, env = "BATON_VERIFY_TOKEN", hide_env_values = true)]
+    verify_token: Option<String>,
+    /// The app has passed review for the human agent feature (it may send
+    /// with the HUMAN_AGENT tag without owning the thread).
+    #[arg(long)]
+    human_agent: bool,
+    /// Number of cases.
+    #[arg(long, default_value_t = 200)]
+    cases: u64,
+    /// Most stimuli per case.
+    #[arg(long, default_value_t = 10)]
+    max_stimuli: usize,
+    /// Cases played side by side, each on PSIDs of its own.
+    #[arg(long, default_value_t = 16)]
+    jobs: usize,
+    /// Seed of the generated stimuli [default: random, printed].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Stop starting cases after this long, e.g. 2m (the run ends within about a minute more).
+    #[arg(long, value_parser = parse_duration)]
+    time_limit: Option<Duration>,
+    /// The app counts as quiet after this many milliseconds without a Graph call.
+    #[arg(long, default_value_t = 300)]
+    quiet_ms: u64,
+    /// The longest wait for the app to be quiet after one stimulus.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    reaction_limit: Duration,
+    /// Fail on SHOULD rules too.
+    #[arg(long)]
+    strict: bool,
+    /// Write report.json, junit.xml, report.md and report.html to this directory.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
+    /// Directory for counterexample JSON files.
+    #[arg(long, default_value = "baton-out")]
+    out: PathBuf,
+    /// Directory for counterexample snapshots.
+    #[arg(long, default_value = "snapshots")]
+    snapshots: PathBuf,
+    /// Known deviations (TOML: RULE-ID = "reason").
+    #[arg(long, value_name = "FILE")]
+    expect: Option<PathBuf>,
+    /// Switch on a deliberate fault in the reference app (without --webhook); see --list-app-mutants.
+    #[arg(long = "app-mutant", value_name = "NAME", conflicts_with = "webhook")]
+    app_mutants: Vec<String>,
+    /// Print every app mutant with the rule it breaks, and exit.
+    #[arg(long)]
+    list_app_mutants: bool,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Progress on stderr: `text` or `json` (one object per event).
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: progress::LogFormat,
+}
+
+/// A credential given on the command line or in the environment, else
+/// the printed default.
+fn credential(given: Option<String>, default: &str) -> (String, bool) {
+    match given.filter(|v| !v.is_empty()) {
+        Some(v) => (v, true),
+        None => (default.to_string(), false),
+    }
+}
+
+pub fn certify_app(a: CertifyArgs) -> ExitCode {
+    if a.list_app_mutants {
+        return super::app::list_app_mutants();
+    }
+    let app_mutants = match super::app::app_mutants(&a.app_mutants) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let (app_id, _) = credential(a.app_id, DEFAULT_APP_ID);
+    let (token, token_given) = credential(a.token, DEFAULT_TOKEN);
+    let (secret, secret_given) = credential(a.secret, DEFAULT_SECRET);
+    let (verify_token, verify_given) = credential(a.verify_token, DEFAULT_VERIFY_TOKEN);
+    if let Some(w) = &a.webhook
+        && !(w.starts_with("http://") || w.starts_with("https://"))
+    {
+        return usage(format!("--webhook {w:?} must be an http:// URL"));
+    }
+    let identity = AppIdentity {
+        app_id: app_id.clone(),
+        token,
+        secret,
+        verify_token: Some(verify_token),
+        human_agent: a.human_agent,
+    };
+    let seed = a.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64 % 1_000_000_000)
+    });
+    let baseline = match &a.expect {
+        Some(f) => match Baseline::load(f) {
+            Ok(b) => b,
+            Err(e) => return usage(e),
+        },
+        None => Baseline::default(),
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let show = |given: bool, default: &str, flag: &str| {
+        if given {
+            format!("(yours, from {flag})")
+        } else {
+            default.to_string()
+        }
+    };
+    let bind = SocketAddr::new(a.bind, a.port);
+    let progress = progress::Progress::new(a.log_format, a.quiet, a.cases, a.time_limit);
+    let result = rt.block_on(async {
+        // Without --webhook: the reference app, on a port of its own.
+        let reference = match &a.webhook {
+            Some(_) => None,
+            None => Some(
+                super::app::start_reference(&identity, bind, &app_mutants)
+                    .await
+                    .map_err(|e| usage(e))?,
+            ),
+        };
+        let (webhook, graph_bind) = match &reference {
+            Some(r) => (r.webhook.clone(), r.graph),
+            None => (a.webhook.clone().expect("given"), bind),
+        };
+        let mut cfg = CertifyConfig::new(webhook, identity.clone());
+        if reference.is_some() {
+            cfg.label = "the reference app".into();
+            cfg.app_mutants = app_mutants.iter().map(|m| m.name().to_string()).collect();
+        }
+        cfg.bind = graph_bind;
+        cfg.cases = a.cases;
+        cfg.max_stimuli = a.max_stimuli;
+        cfg.jobs = a.jobs;
+        cfg.seed = seed;
+        cfg.time_limit = a.time_limit;
+        cfg.quiet = Duration::from_millis(a.quiet_ms);
+        cfg.reaction_limit = a.reaction_limit;
+        cfg.strict = a.strict;
+        cfg.out_dir = a.out.clone();
+        cfg.snapshot_dir = a.snapshots.clone();
+        cfg.expect = baseline.0.clone();
+        cfg.observer = progress.observer();
+        if !a.quiet && a.log_format == progress::LogFormat::Text {
+            eprintln!(
+                "baton {}: certifying {} ({} cases, {} side by side, seed {seed})",
+                env!("CARGO_PKG_VERSION"),
+                cfg.label,
+                cfg.cases,
+                cfg.jobs
+            );
+            eprintln!(
+                "Graph API for the app: http://{graph_bind} (e.g. http://{graph_bind}/v19.0/me/messages)"
+            );
+            eprintln!(
+                "app id {app_id}, page access token {}, app secret {}, verify token {}",
+                show(token_given, DEFAULT_TOKEN, "--token"),
+                show(secret_given, DEFAULT_SECRET, "--secret"),
+                show(verify_given, DEFAULT_VERIFY_TOKEN, "--verify-token"),
+            );
+        }
+        let report = certify(cfg).await;
+        if let Some(r) = reference {
+            r.stop().await;
+        }
+        Ok::<_, ExitCode>(report)
+    });
+    let result = match result {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    match result {
+        Ok(report) => {
+            let full = Report::from_run(&report);
+            progress.finish(serde_json::json!({
+                "cases": report.cases,
+                "steps": report.steps,
+                "elapsed_ms": report.elapsed.as_millis() as u64,
+                "exit_code": report.exit_code(),
+                "verdict": full.verdict,
+            }));
+            print!("{}", report.summary());
+            if let Some(dir) = &a.report
+                && let Err(code) = write_report(&full, dir)
+            {
+                return code;
+            }
+            ExitCode::from(report.exit_code())
+        }
+        Err(e) => {
+            progress
+                .finish(serde_json::json!({"error": e.to_string(), "exit_code": e.exit_code()}));
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

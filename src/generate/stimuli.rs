@@ -1,0 +1,444 @@
+//! Stimuli for app certification (`baton certify-app`): what the users,
+//! the other apps, the Page Inbox, the clock and the tool's own special
+//! deliveries do to an app under test (always app 0 of the page).
+//!
+//! Like the platform generator, each stimulus is chosen by looking at the
+//! page as it is (the platform's real state, which includes what the app
+//! under test did), so most stimuli are meaningful: users tap the buttons
+//! and quick replies the app offered, other apps request control while the
+//! app owns the thread and pass it back, clock jumps land just before and
+//! just after the app's deadline. The other apps follow every best
+//! practice themselves: they send, pass and release only what they own,
+//! and take only as primary receiver.
+
+use super::entropy::Entropy;
+use crate::model::op::{
+    AppIx, AppRef, Call, Choice, Forgery, InboxAction, Message, MessagingType, MsgRef, Op, Special,
+    Unusual, UserEvent,
+};
+use crate::model::outcome::Party;
+use crate::model::state::{DAY_MS, State};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// The app under test: always the first app of the page.
+pub const AUT: AppIx = AppIx(0);
+
+/// What the generator knows beyond the page's state: the quick replies each
+/// PSID was last offered by the app under test (the state keeps buttons,
+/// not quick replies).
+#[derive(Clone, Debug, Default)]
+pub struct Offers {
+    pub quick_replies: HashMap<String, Vec<Choice>>,
+}
+
+/// How often each kind of stimulus is chosen, relative to the others.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StimulusWeights {
+    pub user_message: u32,
+    pub quick_reply: u32,
+    pub postback: u32,
+    pub menu_pick: u32,
+    pub ad_entry: u32,
+    pub other_app: u32,
+    pub inbox: u32,
+    pub clock: u32,
+    pub retry: u32,
+    pub forged: u32,
+    pub batch: u32,
+    pub unusual: u32,
+}
+
+impl Default for StimulusWeights {
+    fn default() -> StimulusWeights {
+        StimulusWeights {
+            user_message: 24,
+            quick_reply: 8,
+            postback: 8,
+            menu_pick: 2,
+            ad_entry: 4,
+            other_app: 22,
+            inbox: 8,
+            clock: 6,
+            retry: 4,
+            forged: 4,
+            batch: 3,
+            unusual: 4,
+        }
+    }
+}
+
+/// Words a user writes: plain ones, and the ones a support bot reacts to.
+const TEXTS: &[&str] = &[
+    "hi",
+    "my order is late",
+    "can I talk to a person?",
+    "agent please",
+    "thanks, bye",
+    "é ünïcode ✓",
+    "done",
+    "help",
+];
+
+/// The next stimulus for a page in state `st`, on the case's `psids`.
+/// `held` says a batch is being held (the next stimuli are user messages,
+/// then the release).
+pub fn next_stimulus(
+    e: &mut impl Entropy,
+    st: &State,
+    psids: &[String],
+    offers: &Offers,
+    w: &StimulusWeights,
+    held: usize,
+) -> Op {
+    // A held batch: two user messages, then the release.
+    if held >= 2 {
+        return Op::Deliver(Special::Release);
+    }
+    if held > 0 {
+        return user_message(e, st, psids);
+    }
+    let known: Vec<&String> = psids
+        .iter()
+        .filter(|p| st.threads.contains_key(*p))
+        .collect();
+    // Nothing can happen before the page knows a user.
+    if known.is_empty() {
+        return if e.chance(15) {
+            ad_entry(e, st, psids)
+        } else {
+            user_message(e, st, psids)
+        };
+    }
+    let table = [
+        w.user_message,
+        w.quick_reply,
+        w.postback,
+        w.menu_pick,
+        w.ad_entry,
+        w.other_app,
+        w.inbox,
+        w.clock,
+        w.retry,
+        w.forged,
+        w.batch,
+        w.unusual,
+    ];
+    let psid = (*e.pick(&known)).clone();
+    let op = match e.weighted(&table) {
+        Some(0) | None => Some(user_message(e, st, psids)),
+        Some(1) => quick_reply(e, &psid, offers),
+        Some(2) => postback(e, st, &psid),
+        Some(3) => menu_pick(st, &psid),
+        Some(4) => Some(ad_entry(e, st, psids)),
+        Some(5) => other_app(e, st, &psid),
+        Some(6) => Some(inbox(e, &psid)),
+        Some(7) => Some(clock(e, st)),
+        Some(8) => Some(Op::Deliver(Special::Retry)),
+        Some(9) => Some(Op::Deliver(Special::Forged {
+            psid,
+            text: e.pick(TEXTS).to_string(),
+            signature: *e.pick(&[Forgery::Missing, Forgery::Wrong]),
+        })),
+        Some(10) => Some(Op::Deliver(Special::Hold)),
+        Some(_) => Some(Op::Deliver(Special::Unusual {
+            psid,
+            kind: *e.pick(Unusual::ALL),
+        })),
+    };
+    op.unwrap_or_else(|| user_message(e, st, psids))
+}
+
+fn user_message(e: &mut impl Entropy, _st: &State, psids: &[String]) -> Op {
+    Op::User(UserEvent::Message {
+        psid: e.pick(psids).clone(),
+        text: e.pick(TEXTS).to_string(),
+        quick_reply: None,
+    })
+}
+
+/// A tap on a quick reply the app under test offered this PSID.
+fn quick_reply(e: &mut impl Entropy, psid: &str, offers: &Offers) -> Option<Op> {
+    let choices = offers.quick_replies.get(psid).filter(|c| !c.is_empty())?;
+    let c = e.pick(choices);
+    Some(Op::User(UserEvent::Message {
+        psid: psid.to_string(),
+        text: c.title.clone(),
+        quick_reply: Some(c.payload.clone()),
+    }))
+}
+
+/// A tap on a button of a message in the transcript: mostly the app under
+/// test's latest one.
+fn postback(e: &mut impl Entropy, st: &State, psid: &str) -> Option<Op> {
+    let t = st.thread(psid)?;
+    let with_buttons: Vec<(usize, &Vec<Choice>, bool)> = t
+        .transcript
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| !m.buttons.is_empty())
+        .map(|(i, m)| (i, &m.buttons, m.entry.from == Party::App(AUT)))
+        .collect();
+    let mine: Vec<&(usize, &Vec<Choice>, bool)> =
+        with_buttons.iter().filter(|(_, _, aut)| *aut).collect();
+    let (i, buttons, _) = match mine.last() {
+        Some(m) if e.chance(75) => **m,
+        _ if !with_buttons.is_empty() => *e.pick(&with_buttons),
+        _ => return None,
+    };
+    let b = e.pick(buttons);
+    Some(Op::User(UserEvent::Postback {
+        psid: psid.to_string(),
+        message: MsgRef::Nth(i as u32),
+        payload: b.payload.clone(),
+        title: None,
+    }))
+}
+
+/// A pick from the menu in force, if any.
+fn menu_pick(st: &State, psid: &str) -> Option<Op> {
+    let menu = st
+        .thread(psid)
+        .and_then(|t| t.user_menu.as_ref())
+        .or(st.page_menu.as_ref())?;
+    let item = menu.items.first()?;
+    Some(Op::User(UserEvent::Menu {
+        psid: psid.to_string(),
+        payload: item.payload.clone(),
+        title: None,
+    }))
+}
+
+/// An ad entry assigned to the app under test or to another app.
+fn ad_entry(e: &mut impl Entropy, st: &State, psids: &[String]) -> Op {
+    let app = if e.chance(60) {
+        AUT
+    } else {
+        other(e, st).unwrap_or(AUT)
+    };
+    Op::User(UserEvent::AdEntry {
+        psid: e.pick(psids).clone(),
+        app: AppRef::App(app),
+        ad_id: format!("ad{}", e.below(3)),
+        text: e.pick(TEXTS).to_string(),
+    })
+}
+
+/// One of the simulated apps (every app but the app under test).
+fn other(e: &mut impl Entropy, st: &State) -> Option<AppIx> {
+    let others: Vec<AppIx> = st.setup.app_ixs().filter(|a| *a != AUT).collect();
+    (!others.is_empty()).then(|| *e.pick(&others))
+}
+
+/// A well-behaved call by another app: it requests control it lacks, takes
+/// only as primary, and sends, passes and releases only what it owns.
+fn other_app(e: &mut impl Entropy, st: &State, psid: &str) -> Option<Op> {
+    let p = psid.to_string();
+    let owner = st.owner(psid);
+    // The app that owns the thread, when another app does.
+    let owning = match owner {
+        Some(Party::App(a)) if a != AUT => Some(a),
+        _ => None,
+    };
+    let call = |app: AppIx, c: Call| Some(Op::Graph(st.setup.call(app, c)));
+    let metadata = e
+        .chance(60)
+        .then(|| "context from a live agent".to_string());
+    match (owning, e.below(10)) {
+        // It owns the thread: pass it to the app under test, or elsewhere,
+        // release it, talk to the user, or hand context over.
+        (Some(a), 0..=3) => call(
+            a,
+            Call::Pass {
+                psid: p,
+                target: Some(AppRef::App(AUT)),
+                metadata,
+            },
+        ),
+        (Some(a), 4) => call(
+            a,
+            Call::Pass {
+                psid: p,
+                target: Some(AppRef::PageInbox),
+                metadata: None,
+            },
+        ),
+        (Some(a), 5 | 6) => call(a, Call::Release { psid: p }),
+        (Some(a), _) => call(
+            a,
+            Call::Send {
+                psid: p,
+                messaging_type: MessagingType::Response,
+                tag: None,
+                message: Message::Text {
+                    text: "an agent here".into(),
+                    quick_replies: None,
+                },
+            },
+        ),
+        // It does not own the thread: ask for it (the primary may take it).
+        (None, k) => {
+            let app = other(e, st)?;
+            if st.primary == Some(app) && owner.is_some() && k < 3 {
+                call(app, Call::Take { psid: p, metadata })
+            } else {
+                call(app, Call::Request { psid: p, metadata })
+            }
+        }
+    }
+}
+
+fn inbox(e: &mut impl Entropy, psid: &str) -> Op {
+    let action = match e.below(3) {
+        0 => InboxAction::MoveToMain,
+        1 => InboxAction::Reply {
+            text: "a person from the page".into(),
+        },
+        _ => InboxAction::MarkDone,
+    };
+    Op::Inbox {
+        psid: psid.to_string(),
+        action,
+    }
+}
+
+/// Jumps just before and just after a deadline (the app under test's
+/// above all), and plain ones.
+fn clock(e: &mut impl Entropy, st: &State) -> Op {
+    let now = st.now_ms;
+    let deadlines: Vec<u64> = st
+        .threads
+        .values()
+        .filter(|t| t.owner.is_some())
+        .map(|t| t.deadline_ms)
+        .collect();
+    let advance_ms = if !deadlines.is_empty() && e.chance(70) {
+        let d = *e.pick(&deadlines);
+        let offset: i64 = *e.pick(&[-1000, -1, 1, 1000]);
+        (d as i64 - now as i64 + offset).max(1) as u64
+    } else {
+        *e.pick(&[60_000, 3_600_000, DAY_MS / 2])
+    };
+    Op::Clock { advance_ms }
+}
+
+/// The jump that ends a case: past every deadline, so a thread the app
+/// still holds lapses (holding until a lapse is allowed; leaving a request
+/// pending at a lapse is not, BP-4).
+pub fn past_every_deadline(st: &State) -> Op {
+    let now = st.now_ms;
+    let last = st
+        .threads
+        .values()
+        .filter(|t| t.owner.is_some())
+        .map(|t| t.deadline_ms)
+        .max()
+        .unwrap_or(now);
+    Op::Clock {
+        advance_ms: last.saturating_sub(now) + 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::entropy::SplitMix64;
+    use crate::model::{AppSpec, Setup, apply};
+
+    fn page(primary: Option<&str>) -> State {
+        let apps = (0..3)
+            .map(|i| AppSpec {
+                app_id: format!("{}", 1001 + i),
+                name: format!("app{i}"),
+                human_agent: i == 1,
+                require_appsecret_proof: false,
+            })
+            .collect();
+        State::new(Setup::new("1".into(), 0, apps, primary).unwrap())
+    }
+
+    /// The other apps never break a best practice themselves: no call of
+    /// theirs is refused for ownership, and they take only as primary.
+    #[test]
+    fn bp_2_bp_3_the_simulated_apps_follow_the_best_practices() {
+        let psids: Vec<String> = vec!["1".into(), "2".into()];
+        let mut kinds = std::collections::BTreeSet::new();
+        for seed in 0..60 {
+            for primary in [None, Some("1001"), Some("1002")] {
+                let mut st = page(primary);
+                let mut e = SplitMix64::new(seed);
+                let mut held = 0;
+                for _ in 0..30 {
+                    let op = next_stimulus(
+                        &mut e,
+                        &st,
+                        &psids,
+                        &Offers::default(),
+                        &StimulusWeights::default(),
+                        held,
+                    );
+                    held = match &op {
+                        Op::Deliver(Special::Hold) => 1,
+                        Op::Deliver(Special::Release) => 0,
+                        _ if held > 0 => held + 1,
+                        _ => 0,
+                    };
+                    if let Op::Graph(g) = &op {
+                        assert_ne!(g.caller, crate::model::Caller::App(AUT), "{op}");
+                        let before = st.clone();
+                        let out = apply(&mut st, &op);
+                        let refused_as_non_owner = matches!(
+                            out.answer,
+                            crate::model::Answer::Graph(Err(e)) if e == crate::model::GraphError::NOT_OWNER
+                        );
+                        assert!(!refused_as_non_owner, "{op} on {before:?}");
+                        if let Call::Take { .. } = g.call {
+                            let crate::model::Caller::App(a) = g.caller else {
+                                panic!()
+                            };
+                            assert_eq!(before.primary, Some(a), "{op}");
+                        }
+                        kinds.insert(g.call.edge().as_str());
+                    } else {
+                        apply(&mut st, &op);
+                    }
+                }
+            }
+        }
+        assert!(kinds.len() >= 5, "{kinds:?}");
+    }
+
+    #[test]
+    fn a_held_batch_is_two_user_messages_then_the_release() {
+        let st = page(None);
+        let mut e = SplitMix64::new(1);
+        let psids: Vec<String> = vec!["1".into()];
+        let w = StimulusWeights::default();
+        let o = Offers::default();
+        assert!(matches!(
+            next_stimulus(&mut e, &st, &psids, &o, &w, 1),
+            Op::User(UserEvent::Message { .. })
+        ));
+        assert_eq!(
+            next_stimulus(&mut e, &st, &psids, &o, &w, 2),
+            Op::Deliver(Special::Release)
+        );
+    }
+
+    #[test]
+    fn the_case_ends_past_every_deadline() {
+        let mut st = page(Some("1001"));
+        apply(
+            &mut st,
+            &Op::User(UserEvent::Message {
+                psid: "1".into(),
+                text: "hi".into(),
+                quick_reply: None,
+            }),
+        );
+        let op = past_every_deadline(&st);
+        apply(&mut st, &op);
+        assert_eq!(st.owner("1"), None);
+    }
+}

@@ -132,7 +132,7 @@ fn parse_family(s: &str) -> Result<Family, String> {
     Family::parse(s).ok_or_else(|| {
         let names: Vec<&str> = Family::ALL
             .iter()
-            .filter(|f| **f != Family::Bp && **f != Family::Race)
+            .filter(|f| !matches!(**f, Family::Bp | Family::App | Family::Race))
             .map(|f| f.as_str())
             .collect();
         format!("unknown rule family {s:?}; families: {}", names.join(", "))

@@ -5,11 +5,11 @@ use crate::model::{Rule, RuleSet, State, apply};
 
 /// Per-rule step counts, indexed by the rule's position in [`Rule::ALL`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RuleCounts(pub [u64; 64]);
+pub struct RuleCounts(pub [u64; Rule::ALL.len()]);
 
 impl Default for RuleCounts {
     fn default() -> RuleCounts {
-        RuleCounts([0; 64])
+        RuleCounts([0; Rule::ALL.len()])
     }
 }
 

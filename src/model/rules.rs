@@ -121,8 +121,14 @@ rules! {
     Bp2 = "BP-2", Bp, Must, "Apps do not send while another app owns the thread.";
     Bp3 = "BP-3", Bp, Should, "Non-primary apps request control instead of taking it.";
     Bp4 = "BP-4", Bp, Must, "Apps honour request_thread_control.";
-    Bp5 = "BP-5", Bp, Must, "Apps pass or release when done instead of waiting for the lapse.";
+    Bp5 = "BP-5", Bp, Should, "Apps pass or release when done instead of waiting for the lapse.";
     Bp6 = "BP-6", Bp, Should, "Apps finding a thread idle request or take control before a long exchange.";
+    App1 = "APP-1", App, Must, "Apps answer every signed delivery of an ordinary event with 2xx within 20 s.";
+    App2 = "APP-2", App, Must, "A delivery with a missing or wrong signature causes no Graph call by the app.";
+    App3 = "APP-3", App, Must, "Deliveries the app has no use for (batches, app_roles, payload-less standby postbacks, unknown kinds) get 2xx and the app keeps serving.";
+    App4 = "APP-4", App, Should, "A retried delivery causes no second reaction.";
+    App5 = "APP-5", App, Should, "The verification handshake answers the challenge for the right verify token and 403 otherwise.";
+    App6 = "APP-6", App, Must, "Every Graph call the app makes is well-formed and authorised (no INPUT-1, AUTH-1 or AUTH-3 refusal).";
 }
 
 /// A rule family, the prefix of a rule ID. Families are what `--only` and
@@ -147,6 +153,7 @@ pub enum Family {
     Input,
     Race,
     Bp,
+    App,
 }
 
 impl Family {
@@ -169,6 +176,7 @@ impl Family {
         Family::Input,
         Family::Race,
         Family::Bp,
+        Family::App,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -191,6 +199,7 @@ impl Family {
             Family::Input => "INPUT",
             Family::Race => "RACE",
             Family::Bp => "BP",
+            Family::App => "APP",
         }
     }
 
@@ -218,10 +227,11 @@ impl Rule {
             .find(|r| r.id().eq_ignore_ascii_case(id.trim()))
     }
 
-    /// Rules about a platform, i.e. everything but the BP advice for apps.
-    /// The model decides all of these except RACE-1, which needs concurrency.
+    /// Rules about a platform, i.e. everything but the BP advice and the
+    /// APP duties for apps. The model decides all of these except RACE-1,
+    /// which needs concurrency.
     pub fn is_platform_rule(self) -> bool {
-        self.family() != Family::Bp
+        !matches!(self.family(), Family::Bp | Family::App)
     }
 
     /// Whether the refusal code of a step decided by this rule is binding
@@ -252,17 +262,25 @@ impl<'de> serde::Deserialize<'de> for Rule {
     }
 }
 
-/// A set of rules, as a bit set: cheap to build on every model step.
+/// A set of rules, as a bit set: cheap to build on every model step. Two
+/// words rather than a `u128`, whose 16-byte alignment would pad every
+/// [`Outcome`](crate::model::Outcome) that carries one.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct RuleSet(u64);
+pub struct RuleSet([u64; 2]);
 
-const _: () = assert!(Rule::ALL.len() <= 64, "RuleSet is a u64 bit set");
+const _: () = assert!(Rule::ALL.len() <= 128, "RuleSet is a 128-bit set");
 
 impl RuleSet {
-    pub const EMPTY: RuleSet = RuleSet(0);
+    pub const EMPTY: RuleSet = RuleSet([0; 2]);
+
+    fn bit(rule: Rule) -> (usize, u64) {
+        let i = rule as usize;
+        (i / 64, 1 << (i % 64))
+    }
 
     pub fn insert(&mut self, rule: Rule) {
-        self.0 |= 1 << rule as u8;
+        let (w, b) = RuleSet::bit(rule);
+        self.0[w] |= b;
     }
 
     pub fn with(mut self, rule: Rule) -> RuleSet {
@@ -271,19 +289,20 @@ impl RuleSet {
     }
 
     pub fn contains(self, rule: Rule) -> bool {
-        self.0 & (1 << rule as u8) != 0
+        let (w, b) = RuleSet::bit(rule);
+        self.0[w] & b != 0
     }
 
     pub fn union(self, other: RuleSet) -> RuleSet {
-        RuleSet(self.0 | other.0)
+        RuleSet([self.0[0] | other.0[0], self.0[1] | other.0[1]])
     }
 
     pub fn is_empty(self) -> bool {
-        self.0 == 0
+        self.0 == [0; 2]
     }
 
     pub fn len(self) -> usize {
-        self.0.count_ones() as usize
+        (self.0[0].count_ones() + self.0[1].count_ones()) as usize
     }
 
     pub fn iter(self) -> impl Iterator<Item = Rule> {
@@ -332,7 +351,7 @@ mod tests {
             assert!(r.id().starts_with(r.family().as_str()));
             assert!(!r.summary().is_empty());
         }
-        assert_eq!(Rule::ALL.len(), 59);
+        assert_eq!(Rule::ALL.len(), 65);
     }
 
     #[test]

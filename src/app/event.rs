@@ -11,6 +11,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::fmt;
 
 /// Which list an event came in: `messaging` (the app owns the thread, or
 /// it is idle with no primary receiver, or the event is addressed to the
@@ -69,6 +70,66 @@ impl Kind {
             self,
             Kind::Roles { .. } | Kind::PassMetadata | Kind::Unknown
         )
+    }
+}
+
+impl fmt::Display for Incoming {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let who = self.psid.as_deref().unwrap_or("the page");
+        let channel = match self.channel {
+            Channel::Messaging => "messaging",
+            Channel::Standby => "standby",
+        };
+        let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "none".into());
+        match &self.kind {
+            Kind::Message {
+                text,
+                quick_reply,
+                ad_entry,
+            } => {
+                write!(f, "{who} on {channel}: message {text:?}")?;
+                if let Some(q) = quick_reply {
+                    write!(f, " (quick reply {q})")?;
+                }
+                if *ad_entry {
+                    write!(f, " (ad entry)")?;
+                }
+                Ok(())
+            }
+            Kind::Postback { payload } => {
+                write!(f, "{who} on {channel}: postback {}", opt(payload))
+            }
+            Kind::Pass {
+                new_owner,
+                previous_owner,
+            } => write!(
+                f,
+                "{who} on {channel}: pass_thread_control from {} to {}",
+                opt(previous_owner),
+                opt(new_owner)
+            ),
+            Kind::Take { new_owner } => write!(
+                f,
+                "{who} on {channel}: take_thread_control by {}",
+                opt(new_owner)
+            ),
+            Kind::Request { requester } => write!(
+                f,
+                "{who} on {channel}: request_thread_control by {requester}"
+            ),
+            Kind::PassMetadata => write!(f, "{who} on {channel}: pass_thread_metadata"),
+            Kind::Roles { primary: Some(p) } => write!(
+                f,
+                "app_roles: {}",
+                if *p {
+                    "primary receiver"
+                } else {
+                    "secondary receiver"
+                }
+            ),
+            Kind::Roles { primary: None } => write!(f, "app_roles naming another app"),
+            Kind::Unknown => write!(f, "{who} on {channel}: an event it does not know"),
+        }
     }
 }
 
@@ -327,6 +388,11 @@ mod tests {
         let bad_types = one(json!({"sender":{"id":true},"timestamp":"x","message":5}));
         assert_eq!(bad_types.kind, Kind::Unknown);
         assert!(!odd.kind.is_ordinary() && m.kind.is_ordinary() && req.kind.is_ordinary());
+        assert_eq!(
+            m.to_string(),
+            "42 on messaging: message \"hi\" (quick reply P)"
+        );
+        assert_eq!(roles.to_string(), "app_roles: primary receiver");
     }
 
     #[test]

@@ -145,21 +145,9 @@ async fn deliver(State(hook): State<Arc<Hook>>, headers: HeaderMap, body: Bytes)
         hook.say("webhook: ignored a retried delivery".to_string());
         return StatusCode::OK;
     }
-    hook.say(format!(
-        "webhook: {} event(s): {}",
-        delivery.events.len(),
-        delivery
-            .events
-            .iter()
-            .map(|e| format!(
-                "{:?} on {:?} for {}",
-                e.kind,
-                e.channel,
-                e.psid.as_deref().unwrap_or("the page")
-            ))
-            .collect::<Vec<_>>()
-            .join("; ")
-    ));
+    for e in &delivery.events {
+        hook.say(format!("webhook: {e}"));
+    }
     hook.queue.push(delivery.events);
     StatusCode::OK
 }

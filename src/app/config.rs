@@ -2,6 +2,7 @@
 //! app is, its credentials, and which deliberate faults are switched on.
 
 use super::mutants::AppMutant;
+use crate::wire::Redacted;
 use std::fmt;
 
 /// The Page Inbox's app id: the target of a hand-over to a person.
@@ -63,19 +64,6 @@ impl AppConfig {
 
     pub fn has(&self, m: AppMutant) -> bool {
         self.mutants.contains(&m)
-    }
-}
-
-/// Shows that a secret is there without showing it.
-struct Redacted<'a>(&'a str);
-
-impl fmt::Debug for Redacted<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() {
-            "\"\""
-        } else {
-            "<redacted>"
-        })
     }
 }
 

@@ -8,7 +8,13 @@
 //! through one seam and never names the server. [`report`] renders what a
 //! run found. Above both sit [`embedded`] (the reference server as a
 //! target), [`fuzzing`] (the fuzz targets' bodies) and [`bench`].
+//!
+//! [`app`] stands apart: the reference *app* (a well-behaved handover bot
+//! and its mutants), the subject `baton certify-app` certifies by default.
+//! It speaks HTTP to any Graph API like a third-party app and uses only
+//! [`wire`]'s signature helpers.
 
+pub mod app;
 pub mod bench;
 pub mod certify;
 pub mod embedded;

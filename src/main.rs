@@ -37,6 +37,12 @@ enum Command {
     /// Point an SDK at http://ADDR:PORT as its Graph API origin; drive users,
     /// the Page Inbox and the clock through /conformance with the key.
     Serve(cli::serve::ServeArgs),
+    /// Run the reference app: a well-behaved handover bot (customer
+    /// support) that receives webhooks and calls a Graph API.
+    ///
+    /// Point a page's webhook at the printed URL and the bot's Graph origin
+    /// (--graph) at `baton serve`; a working example to start a bot from.
+    App(cli::app::AppArgs),
     /// Measure baton's own speed: without a subcommand, every figure side
     /// by side against the loopback limit, in one run.
     Bench(cli::bench::BenchArgs),
@@ -68,6 +74,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve(args) => cli::serve::serve(args),
+        Command::App(args) => cli::app::app(args),
         Command::Run(args) => cli::run::run(*args),
         Command::Replay(args) => cli::run::replay(args),
         Command::FuzzImport(args) => cli::fuzz::import(args),

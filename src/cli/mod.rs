@@ -1,14 +1,16 @@
 //! The command line's pieces: one file per command (`run` and `replay`,
-//! `serve`, `bench`, `fuzz-import` and `fuzz-corpus`), progress display,
+//! `serve`, `app`, `bench`, `fuzz-import` and `fuzz-corpus`), progress display,
 //! and what they share: the one runtime builder, the one mutant-name
 //! parser, durations, exit codes.
 
+pub mod app;
 pub mod bench;
 pub mod fuzz;
 mod progress;
 pub mod run;
 pub mod serve;
 
+use baton::app::AppMutant;
 use baton::server::Mutant;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -53,6 +55,22 @@ pub fn mutants(names: &[String]) -> Result<Vec<Mutant>, ExitCode> {
                 usage(format!(
                     "unknown mutant {n:?}; known mutants: {}",
                     Mutant::names()
+                ))
+            })
+        })
+        .collect()
+}
+
+/// The app mutants named on the command line; a usage error (exit 2)
+/// names the known ones.
+pub fn app_mutants(names: &[String]) -> Result<Vec<AppMutant>, ExitCode> {
+    names
+        .iter()
+        .map(|n| {
+            AppMutant::parse(n).ok_or_else(|| {
+                usage(format!(
+                    "unknown app mutant {n:?}; known app mutants: {}",
+                    AppMutant::names()
                 ))
             })
         })

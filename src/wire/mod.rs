@@ -37,6 +37,7 @@ pub use decode::{
     PageCredentials, PageKeys, check_node, check_route, decode_call, decode_graph, resolve_apps,
 };
 pub use http::AppCredentials;
+pub(crate) use http::Redacted;
 pub use params::Params;
 pub use render::{
     GRAPH_VERSION, UNKNOWN_EDGE, canonical, canonical_edge, defect_applies, render_graph,

@@ -1,0 +1,183 @@
+//! The `baton app` command line, run as a real process: the ready line,
+//! credentials from the environment (never printed), the handshake and a
+//! signed and a forged delivery, Ctrl-C, `--list-app-mutants` and usage
+//! errors.
+
+use baton::app::AppMutant;
+use baton::wire::signature_header;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const TOKEN: &str = "cli-token-do-not-print";
+const SECRET: &str = "cli-secret-do-not-print";
+
+struct App {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl App {
+    fn spawn(args: &[&str]) -> App {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
+            .arg("app")
+            .args(args)
+            .env("BATON_APP_TOKEN", TOKEN)
+            .env("BATON_APP_SECRET", SECRET)
+            .env("BATON_VERIFY_TOKEN", "vt")
+            .env("BATON_APP_ID", "4321")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn baton app");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        App { child, lines }
+    }
+
+    fn next_line(&self, what: &str, seen: &mut Vec<String>) -> String {
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(15))
+            .unwrap_or_else(|e| panic!("no {what} line ({e}); saw {seen:?}"));
+        seen.push(line.clone());
+        line
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn app_prints_its_webhook_serves_and_stops_on_ctrl_c() {
+    let mut app = App::spawn(&["--port", "0", "--graph", "http://127.0.0.1:9"]);
+    let mut seen = Vec::new();
+    let url = loop {
+        let line = app.next_line("webhook:", &mut seen);
+        if let Some(url) = line.strip_prefix("webhook: ") {
+            break url.to_string();
+        }
+    };
+    assert!(seen.iter().any(|l| l == "app id: 4321"), "{seen:?}");
+    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/webhook"));
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    // APP-5 with the verify token from the environment.
+    let ok = http
+        .get(format!(
+            "{url}?hub.mode=subscribe&hub.verify_token=vt&hub.challenge=ch"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.unwrap(), "ch");
+    let wrong = http
+        .get(format!(
+            "{url}?hub.mode=subscribe&hub.verify_token=x&hub.challenge=ch"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 403);
+    // APP-2 with the secret from the environment.
+    let body = r#"{"object":"page","entry":[{"id":"1","time":1,"messaging":[
+        {"sender":{"id":"42"},"recipient":{"id":"1"},"timestamp":1,"message":{"mid":"m","text":"hi"}}]}]}"#;
+    let forged = http
+        .post(&url)
+        .header(
+            "x-hub-signature-256",
+            signature_header("guess", body.as_bytes()),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    let signed = http
+        .post(&url)
+        .header(
+            "x-hub-signature-256",
+            signature_header(SECRET, body.as_bytes()),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 200);
+    // It tries to answer on a Graph API nobody serves, and says so.
+    loop {
+        let line = app.next_line("call", &mut seen);
+        if line.contains("/me/") {
+            assert!(line.contains("cannot connect"), "{line}");
+            break;
+        }
+    }
+    let pid = app.child.id().to_string();
+    let killed = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(killed.success());
+    let status = app.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    while let Ok(line) = app.lines.recv_timeout(Duration::from_secs(5)) {
+        seen.push(line);
+    }
+    assert!(seen.iter().any(|l| l == "shutting down"), "{seen:?}");
+    for l in &seen {
+        assert!(!l.contains(TOKEN) && !l.contains(SECRET), "{l}");
+    }
+}
+
+#[test]
+fn app_list_app_mutants_names_every_mutant_and_its_rule() {
+    let out = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["app", "--list-app-mutants"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), AppMutant::ALL.len());
+    for m in AppMutant::ALL {
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(m.name()))
+            .unwrap_or_else(|| panic!("{m} not listed: {text}"));
+        assert!(line.contains(m.rule().id()) && line.contains(m.description()));
+    }
+}
+
+#[test]
+fn app_usage_errors_exit_2() {
+    for args in [
+        vec!["app"],
+        vec!["app", "--graph", "ftp://x"],
+        vec![
+            "app",
+            "--graph",
+            "http://127.0.0.1:9",
+            "--app-mutant",
+            "nope",
+        ],
+        vec!["app", "--graph", "http://127.0.0.1:9", "--token", ""],
+        vec!["app", "--graph", "http://127.0.0.1:9", "--port", "x"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_baton"))
+            .args(&args)
+            .env_remove("BATON_APP_TOKEN")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!out.stderr.is_empty());
+    }
+}

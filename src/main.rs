@@ -43,6 +43,10 @@ enum Command {
     /// Point a page's webhook at the printed URL and the bot's Graph origin
     /// (--graph) at `baton serve`; a working example to start a bot from.
     App(cli::app::AppArgs),
+    /// Certify an app (a bot or a live-agent tool) against the rules for
+    /// apps: baton plays the platform, the users, the Page Inbox and the
+    /// other apps; without --webhook it certifies its own reference app.
+    CertifyApp(Box<cli::certify::CertifyArgs>),
     /// Measure baton's own speed: without a subcommand, every figure side
     /// by side against the loopback limit, in one run.
     Bench(cli::bench::BenchArgs),
@@ -80,5 +84,6 @@ fn main() -> ExitCode {
         Command::FuzzImport(args) => cli::fuzz::import(args),
         Command::FuzzCorpus(args) => cli::fuzz::corpus(args),
         Command::Bench(args) => cli::bench::bench(args),
+        Command::CertifyApp(args) => cli::certify::certify_app(*args),
     }
 }

@@ -26,8 +26,8 @@ mod webhook;
 mod worker;
 
 pub use config::{
-    AppConfig, DAY_MS, DEFAULT_APP_ID, DEFAULT_SECRET, DEFAULT_TOKEN, DEFAULT_VERSION,
-    PAGE_INBOX_APP_ID,
+    AppConfig, DAY_MS, DEFAULT_APP_ID, DEFAULT_SECRET, DEFAULT_TOKEN, DEFAULT_VERIFY_TOKEN,
+    DEFAULT_VERSION, PAGE_INBOX_APP_ID,
 };
 pub use mutants::{AppMutant, hand_minimal};
 pub use worker::Log;

@@ -10,12 +10,14 @@
 //! | [`record`] | what happened, as data |
 //! | [`judge`] | the rules for apps, decided on a record (pure) |
 //! | [`run`] | groups, side-by-side cases, shrinking, the run's report |
+//! | [`reference`] | the reference app started for a run without `--webhook` |
 //!
 //! The stimuli come from [`crate::generate::stimuli`]; counterexamples,
 //! shrinking and reports are the harness's own.
 
 pub mod judge;
 pub mod record;
+pub mod reference;
 pub mod run;
 pub mod stage;
 

@@ -17,12 +17,10 @@ Exit codes:
   2  usage or configuration error
   3  the app cannot be reached or does not accept its first signed delivery";
 
-/// The credentials baton prints when the user gives none, so an app can be
-/// configured from baton's first lines.
-pub const DEFAULT_APP_ID: &str = "1000000001";
-pub const DEFAULT_TOKEN: &str = "baton-app-token";
-pub const DEFAULT_SECRET: &str = "baton-app-secret";
-pub const DEFAULT_VERIFY_TOKEN: &str = "baton-verify-token";
+// The credentials baton prints when the user gives none, so an app can be
+// configured from baton's first lines: the reference app's own defaults,
+// so `baton app` and `baton certify-app --webhook` work together as they are.
+use baton::app::{DEFAULT_APP_ID, DEFAULT_SECRET, DEFAULT_TOKEN, DEFAULT_VERIFY_TOKEN};
 
 /// Certify an app (a bot or a live-agent tool) against the rules for apps:
 /// baton plays the platform, the users, the Page Inbox and the other apps.
@@ -45,16 +43,16 @@ pub struct CertifyArgs {
     /// Address to serve the Graph API on.
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
-    /// The app's id on the page [default: 1000000001].
+    /// The app's id on the page [default: 1001].
     #[arg(long, env = "BATON_APP_ID")]
     app_id: Option<String>,
-    /// The page access token the app uses [default: baton-app-token].
+    /// The page access token the app uses [default: reference-app-token].
     #[arg(long, env = "BATON_APP_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// The app secret (signatures of deliveries) [default: baton-app-secret].
+    /// The app secret (signatures of deliveries) [default: reference-app-secret].
     #[arg(long, env = "BATON_APP_SECRET", hide_env_values = true)]
     secret: Option<String>,
-    /// The webhook verify token the app expects [default: baton-verify-token].
+    /// The webhook verify token the app expects [default: reference-app-verify-token].
     #[arg(long, env = "BATON_VERIFY_TOKEN", hide_env_values = true)]
     verify_token: Option<String>,
     /// The app has passed review for the human agent feature (it may send
@@ -122,9 +120,12 @@ fn credential(given: Option<String>, default: &str) -> (String, bool) {
 
 pub fn certify_app(a: CertifyArgs) -> ExitCode {
     if a.list_app_mutants {
-        return super::app::list_app_mutants();
+        for m in baton::app::AppMutant::ALL {
+            println!("{:<24} {:<6} {}", m.name(), m.rule().id(), m.description());
+        }
+        return ExitCode::SUCCESS;
     }
-    let app_mutants = match super::app::app_mutants(&a.app_mutants) {
+    let app_mutants = match super::app_mutants(&a.app_mutants) {
         Ok(m) => m,
         Err(code) => return code,
     };
@@ -174,9 +175,9 @@ pub fn certify_app(a: CertifyArgs) -> ExitCode {
         let reference = match &a.webhook {
             Some(_) => None,
             None => Some(
-                super::app::start_reference(&identity, bind, &app_mutants)
+                baton::certify::reference::Reference::start(&identity, bind, &app_mutants)
                     .await
-                    .map_err(|e| usage(e))?,
+                    .map_err(usage)?,
             ),
         };
         let (webhook, graph_bind) = match &reference {

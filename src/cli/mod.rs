@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod certify;
 pub mod fuzz;
 mod progress;
 pub mod run;

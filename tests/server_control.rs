@@ -943,3 +943,36 @@ async fn pages_are_isolated() {
     r.refused(&h, thread_owner(A0, "2"), 100, Some(2018001))
         .await;
 }
+
+/// The server's own count of the requests it answered (what `baton bench`
+/// checks the harness's count against): every control and Graph request,
+/// refusals, wrong keys and oversized bodies included; nothing else.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_server_counts_every_request_it_answers() {
+    let h = Harness::start().await;
+    let p = &h.server.platform;
+    assert_eq!(p.requests_answered(), 0);
+    h.control("GET", "info", None).await.assert_ok();
+    h.control("GET", "nope", None).await.assert_control_error();
+    let r = h.control_keyed(Some("wrong"), "GET", "info", None).await;
+    assert_eq!(r.status, 401);
+    let r = h
+        .request("POST", "/v19.0/me/messages?access_token=unknown", &[], None)
+        .await;
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    let big = vec![b'x'; baton::server::BODY_LIMIT + 1];
+    let r = h
+        .request("POST", "/v19.0/me/messages", &[], Some(big))
+        .await;
+    assert_eq!(r.status, 413);
+    assert_eq!(p.requests_answered(), 5);
+    assert_eq!(p.resets(), 0);
+    // Accepted resets are counted apart (and are requests too); a refused
+    // one is a request but no reset.
+    let mut w = World::plain(&h.sink, "700101", 2, None);
+    w.reset(&h).await;
+    w.reset(&h).await;
+    let r = h.post("reset", json!({"page_id": "700102"})).await;
+    r.assert_control_error();
+    assert_eq!((p.requests_answered(), p.resets()), (8, 2));
+}

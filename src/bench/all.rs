@@ -22,10 +22,16 @@
 use super::kill::{kill, sequential_mutants};
 use super::load::{EchoLoad, EchoSlice, ServerFigures, process_cpu_s, server};
 use super::model::{ModelFigures, model};
-use crate::harness::{RunConfig, TargetSpec, run};
+use crate::harness::http::HttpTarget;
+use crate::harness::target::{Answered, BoxFuture, Captured};
+use crate::harness::{RunConfig, Target, TargetError, TargetSpec, run_on};
 use crate::server::{Mutant, RunningServer, ServerConfig, generate_key};
+use crate::wire::HttpRequest;
+use crate::wire::control::ControlRequest;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// What `baton bench` measures, and for how long.
@@ -140,6 +146,20 @@ pub struct HarnessRun {
     pub cpu_s: f64,
     #[serde(default)]
     pub cpu_us_per_request: f64,
+    /// The counts above as the other side saw them, to check them against:
+    /// the `baton run`s these figures add up (one per round), the requests
+    /// the reference server answered during them (its own count: the
+    /// harness's requests plus each run's opening `info`), the page resets
+    /// it accepted (one per case), and the webhook POSTs the harness took
+    /// from its sinks.
+    #[serde(default)]
+    pub runs: u64,
+    #[serde(default)]
+    pub server_requests: u64,
+    #[serde(default)]
+    pub server_resets: u64,
+    #[serde(default)]
+    pub sink_deliveries: u64,
 }
 
 /// One mutant's detection and shrinking times over the seeds.
@@ -217,23 +237,104 @@ pub fn median(mut xs: Vec<f64>) -> Option<f64> {
     })
 }
 
+/// What one or more `baton run`s against the reference server counted.
+#[derive(Clone, Copy, Debug, Default)]
+struct Measured {
+    runs: u64,
+    cases: u64,
+    steps: u64,
+    harness_requests: u64,
+    webhook_posts: u64,
+    took: Duration,
+    cpu_s: f64,
+    server_requests: u64,
+    server_resets: u64,
+    sink_deliveries: u64,
+}
+
+impl std::ops::AddAssign for Measured {
+    fn add_assign(&mut self, o: Measured) {
+        self.runs += o.runs;
+        self.cases += o.cases;
+        self.steps += o.steps;
+        self.harness_requests += o.harness_requests;
+        self.webhook_posts += o.webhook_posts;
+        self.took += o.took;
+        self.cpu_s += o.cpu_s;
+        self.server_requests += o.server_requests;
+        self.server_resets += o.server_resets;
+        self.sink_deliveries += o.sink_deliveries;
+    }
+}
+
+/// An [`HttpTarget`] that counts the webhook deliveries the harness takes
+/// from its sinks.
+struct CountingSinks {
+    inner: HttpTarget,
+    taken: AtomicU64,
+}
+
+impl Target for CountingSinks {
+    fn graph<'a>(&'a self, req: &'a HttpRequest) -> BoxFuture<'a, Result<Answered, TargetError>> {
+        self.inner.graph(req)
+    }
+
+    fn control<'a>(
+        &'a self,
+        req: &'a ControlRequest,
+    ) -> BoxFuture<'a, Result<Answered, TargetError>> {
+        self.inner.control(req)
+    }
+
+    fn webhook_url(&self, page: &str, generation: u64, app: u8) -> String {
+        self.inner.webhook_url(page, generation, app)
+    }
+
+    fn take_deliveries(&self, page: &str, generation: u64, app: u8) -> Vec<Captured> {
+        let taken = self.inner.take_deliveries(page, generation, app);
+        self.taken.fetch_add(taken.len() as u64, Ordering::Relaxed);
+        taken
+    }
+
+    fn forget_page(&self, page: &str) {
+        self.inner.forget_page(page)
+    }
+
+    fn label(&self) -> String {
+        self.inner.label()
+    }
+}
+
 /// `baton run` with `jobs` workers for about `duration` against `server`;
-/// counts the server's webhook POSTs during the run.
+/// counts the server's webhook POSTs, answered requests and resets during
+/// the run, and the deliveries the harness took from its sinks.
 async fn harness_run(
     server: &RunningServer,
     key: &str,
     jobs: usize,
     duration: Duration,
     out: &std::path::Path,
-) -> Result<(u64, u64, u64, u64, Duration, f64), String> {
-    let posts_before = server.platform.webhook_posts();
+) -> Result<Measured, String> {
+    let platform = &server.platform;
+    let (posts_before, requests_before, resets_before) = (
+        platform.webhook_posts(),
+        platform.requests_answered(),
+        platform.resets(),
+    );
     let cpu_before = process_cpu_s();
+    let spec = TargetSpec {
+        graph: server.url(),
+        control: None,
+        key: key.to_string(),
+    };
+    let target = Arc::new(CountingSinks {
+        inner: HttpTarget::connect(&spec, None)
+            .await
+            .map_err(|e| format!("cannot start the webhook sinks: {e}"))?,
+        taken: AtomicU64::new(0),
+    });
     let cfg = RunConfig {
-        target: Some(TargetSpec {
-            graph: server.url(),
-            control: None,
-            key: key.to_string(),
-        }),
+        target: Some(spec),
         cases: u64::MAX,
         seed: 1,
         time_limit: Some(duration),
@@ -242,22 +343,27 @@ async fn harness_run(
         snapshot_dir: out.join("snapshots"),
         ..RunConfig::default()
     };
-    let report = run(cfg).await.map_err(|e| e.to_string())?;
+    let report = run_on(cfg, target.clone())
+        .await
+        .map_err(|e| e.to_string())?;
     if let Some(c) = report.counterexamples.first() {
         return Err(format!(
             "the reference server diverged from the model: {}",
             c.divergence.headline()
         ));
     }
-    let posts = server.platform.webhook_posts() - posts_before;
-    Ok((
-        report.cases,
-        report.steps,
-        report.requests,
-        posts,
-        report.elapsed,
-        process_cpu_s() - cpu_before,
-    ))
+    Ok(Measured {
+        runs: 1,
+        cases: report.cases,
+        steps: report.steps,
+        harness_requests: report.requests,
+        webhook_posts: platform.webhook_posts() - posts_before,
+        took: report.elapsed,
+        cpu_s: process_cpu_s() - cpu_before,
+        server_requests: platform.requests_answered() - requests_before,
+        server_resets: platform.resets() - resets_before,
+        sink_deliveries: target.taken.load(Ordering::Relaxed),
+    })
 }
 
 /// Runs every measurement of `baton bench`; `progress` is told what is
@@ -306,7 +412,7 @@ pub async fn all(cfg: &AllConfig, progress: &dyn Fn(&str)) -> Result<AllFigures,
     } else {
         1
     };
-    let mut totals = [(0u64, 0u64, 0u64, 0u64, Duration::ZERO, 0.0f64); 2];
+    let mut totals = [Measured::default(); 2];
     let job_counts = [1, cfg.default_jobs];
     let mut echo_total = EchoSlice::default();
     for _ in 0..rounds {
@@ -318,16 +424,7 @@ pub async fn all(cfg: &AllConfig, progress: &dyn Fn(&str)) -> Result<AllFigures,
         echo_total.elapsed += e.elapsed;
         echo_total.cpu_s += e.cpu_s;
         for (jobs, total) in job_counts.iter().zip(totals.iter_mut()) {
-            let (c, s, r, p, e, cpu) =
-                harness_run(&server, &key, *jobs, cfg.duration / rounds, &out).await?;
-            *total = (
-                total.0 + c,
-                total.1 + s,
-                total.2 + r,
-                total.3 + p,
-                total.4 + e,
-                total.5 + cpu,
-            );
+            *total += harness_run(&server, &key, *jobs, cfg.duration / rounds, &out).await?;
         }
     }
     server.stop().await;
@@ -346,23 +443,26 @@ pub async fn all(cfg: &AllConfig, progress: &dyn Fn(&str)) -> Result<AllFigures,
         .iter()
         .zip(totals)
         .map(|(&jobs, t)| {
-            let (cases, steps, harness_requests, webhook_posts, took, cpu_s) = t;
-            let secs = took.as_secs_f64().max(1e-9);
-            let requests = harness_requests + webhook_posts;
+            let secs = t.took.as_secs_f64().max(1e-9);
+            let requests = t.harness_requests + t.webhook_posts;
             HarnessRun {
                 jobs,
-                cases,
-                steps,
-                harness_requests,
-                webhook_posts,
+                cases: t.cases,
+                steps: t.steps,
+                harness_requests: t.harness_requests,
+                webhook_posts: t.webhook_posts,
                 requests,
                 seconds: secs,
-                cases_per_sec: cases as f64 / secs,
-                steps_per_sec: steps as f64 / secs,
+                cases_per_sec: t.cases as f64 / secs,
+                steps_per_sec: t.steps as f64 / secs,
                 requests_per_sec: requests as f64 / secs,
                 ratio_to_echo: requests as f64 / secs / echo32,
-                cpu_s,
-                cpu_us_per_request: cpu_s * 1e6 / requests.max(1) as f64,
+                cpu_s: t.cpu_s,
+                cpu_us_per_request: t.cpu_s * 1e6 / requests.max(1) as f64,
+                runs: t.runs,
+                server_requests: t.server_requests,
+                server_resets: t.server_resets,
+                sink_deliveries: t.sink_deliveries,
             }
         })
         .collect();

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 pub(super) async fn handle(State(platform): State<Arc<Platform>>, req: Request) -> Response {
+    platform.count_request();
     let (parts, body) = req.into_parts();
     let key_ok = parts.headers.get(KEY_HEADER).and_then(|v| v.to_str().ok())
         == Some(platform.config.key.as_str());

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub(super) async fn handle(State(platform): State<Arc<Platform>>, req: Request) -> Response {
+    platform.count_request();
     let (parts, body) = req.into_parts();
     let Some(body) = read_body(body).await else {
         return too_large();

@@ -156,6 +156,9 @@ pub struct Platform {
     pub(super) resets: AtomicU64,
     /// Webhook POSTs made by the delivery workers of every page.
     pub(super) webhook_posts: Arc<AtomicU64>,
+    /// Requests the handlers answered (Graph and control API, refusals
+    /// included).
+    pub(super) requests: AtomicU64,
 }
 
 impl Platform {
@@ -172,6 +175,7 @@ impl Platform {
             tokens: RwLock::new(HashMap::new()),
             resets: AtomicU64::new(0),
             webhook_posts: Arc::new(AtomicU64::new(0)),
+            requests: AtomicU64::new(0),
         })
     }
 
@@ -184,6 +188,23 @@ impl Platform {
     /// platform makes, beside those it answers (`baton bench`).
     pub fn webhook_posts(&self) -> u64 {
         self.webhook_posts.load(Ordering::Relaxed)
+    }
+
+    /// Requests the Graph and control handlers answered so far (refusals,
+    /// errors and oversized bodies included): the server's own count of
+    /// what its clients sent, to check theirs against (`baton bench`).
+    pub fn requests_answered(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Resets of any page accepted so far.
+    pub fn resets(&self) -> u64 {
+        self.resets.load(Ordering::SeqCst)
+    }
+
+    /// Counts one request answered by a handler.
+    pub(super) fn count_request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A snapshot of a page's webhook queues, one per app in setup order;

@@ -250,6 +250,12 @@ pub fn judge(r: &Record) -> Judgement {
                 let after_owner = after.as_ref().and_then(|t| t.owner);
                 if let Some(p) = &psid {
                     owner.insert(p.clone(), after_owner);
+                    // BP-6: once the thread changes hands, "found idle" is
+                    // old news (the app may have become owner by an ad
+                    // entry, a pass or a user message as primary).
+                    if before_owner != after_owner {
+                        found_idle.remove(p);
+                    }
                     // BP-4: the app's ownership ended. A lapse (the clock)
                     // with a request pending fails; any other ending
                     // settles the requests.

@@ -153,7 +153,6 @@ struct Playing {
     ops: Vec<Op>,
     starts: Vec<u64>,
     from: u64,
-    held: usize,
     /// The clock step that ended the case.
     end: Option<Op>,
 }
@@ -220,38 +219,32 @@ async fn play_batch(
         if active.is_empty() {
             break;
         }
+        // Clock jumps are page-wide: they wait until the app has reacted to
+        // the step's other stimuli, so no case's thread lapses while the
+        // app is still reading what just happened on it.
+        let mut clocks: Vec<(usize, Op)> = Vec::new();
         for i in active {
             let st = stage.state().await;
             let offers = offers_of(stage, &cases[i]);
             let c = &mut cases[i];
             let op = match &c.script {
                 Some(ops) => c.to_real(&ops[step]),
-                None => next_stimulus(&mut c.rng, &st, &c.real, &offers, weights, c.held),
+                None => next_stimulus(&mut c.rng, &st, &c.real, &offers, weights),
             };
-            c.held = match &op {
-                Op::Deliver(crate::model::Special::Hold) => 1,
-                Op::Deliver(crate::model::Special::Release) => 0,
-                _ if c.held > 0 => c.held + 1,
-                _ => 0,
-            };
-            // Distinct stimuli carry distinct timestamps.
-            stage.apply(&Op::Clock { advance_ms: 1 }).await?;
-            c.starts.push(stage.seq());
-            let logical = c.to_logical(&op);
-            c.ops.push(logical);
-            // The tool never calls as the app under test.
-            if !matches!(&op, Op::Graph(g) if g.caller == Caller::App(AUT)) {
-                stage.apply(&op).await?;
+            if matches!(op, Op::Clock { .. }) {
+                clocks.push((i, op));
+                continue;
             }
+            apply_stimulus(stage, c, &op).await?;
         }
         stage.settle().await?;
+        for (i, op) in clocks {
+            apply_stimulus(stage, &mut cases[i], &op).await?;
+            stage.settle().await?;
+        }
         step += 1;
     }
-    // Release anything still held, then the end of every case: the clock
-    // past every deadline.
-    stage
-        .apply(&Op::Deliver(crate::model::Special::Release))
-        .await?;
+    // The end of every case: the clock past every deadline.
     let end = stage.seq();
     for c in &mut cases {
         c.starts.push(end);
@@ -290,6 +283,19 @@ async fn play_batch(
             }
         })
         .collect())
+}
+
+/// Applies one stimulus of a case (with real PSIDs), a millisecond after
+/// the previous one (distinct stimuli carry distinct timestamps).
+async fn apply_stimulus(stage: &Stage, c: &mut Playing, op: &Op) -> Result<(), TargetError> {
+    stage.apply(&Op::Clock { advance_ms: 1 }).await?;
+    c.starts.push(stage.seq());
+    c.ops.push(c.to_logical(op));
+    // The tool never calls as the app under test.
+    if !matches!(op, Op::Graph(g) if g.caller == Caller::App(AUT)) {
+        stage.apply(op).await?;
+    }
+    Ok(())
 }
 
 /// The quick replies the app last offered each of the case's PSIDs.
@@ -332,7 +338,6 @@ fn fresh(stage: &Stage, script: Option<Vec<Op>>, seed: u64, max: usize) -> Playi
         ops: Vec::new(),
         starts: Vec::new(),
         from: stage.seq(),
-        held: 0,
         end: None,
     }
 }

@@ -179,8 +179,23 @@ struct Job {
 struct Held {
     /// Bodies held for a batch; `None` when not holding.
     batch: Option<Vec<Vec<u8>>>,
-    /// The latest genuine delivery, for a retry.
-    last: Option<(Vec<u8>, String)>,
+    /// The latest genuine delivery about each PSID, for a retry.
+    last: std::collections::HashMap<Psid, (Vec<u8>, String)>,
+}
+
+impl Held {
+    /// Remembers a genuine delivery under every PSID it is about.
+    fn remember(&mut self, setup: &Setup, body: &[u8], signature: &str) {
+        for (_, e) in parse_delivery(body, setup).unwrap_or_default() {
+            if let Some(p) = e.psid {
+                self.last.insert(p, (body.to_vec(), signature.to_string()));
+            }
+        }
+        // A long run must not keep every PSID's last delivery.
+        if self.last.len() > 4096 {
+            self.last.clear();
+        }
+    }
 }
 
 /// Delivers to the app's webhook, in order, and records the answers.
@@ -191,6 +206,7 @@ pub(super) struct Forwarder {
     pending: AtomicU64,
     last_answer: Mutex<Instant>,
     secret: String,
+    setup: Setup,
 }
 
 impl Forwarder {
@@ -207,6 +223,7 @@ impl Forwarder {
             pending: AtomicU64::new(0),
             last_answer: Mutex::new(Instant::now()),
             secret,
+            setup: setup.clone(),
         });
         let http = reqwest::Client::builder()
             .tcp_nodelay(true)
@@ -265,7 +282,7 @@ impl Forwarder {
             batch.push(body.to_vec());
             return;
         }
-        h.last = Some((body.to_vec(), signature.to_string()));
+        h.remember(&self.setup, body, signature);
         drop(h);
         self.send(Job {
             body: body.to_vec(),
@@ -289,8 +306,10 @@ impl Forwarder {
             0 => {}
             1 => {
                 let sig = signature_header(&self.secret, &bodies[0]);
-                self.held.lock().expect("forwarder lock").last =
-                    Some((bodies[0].clone(), sig.clone()));
+                self.held
+                    .lock()
+                    .expect("forwarder lock")
+                    .remember(&self.setup, &bodies[0], &sig);
                 self.send(Job {
                     body: bodies[0].clone(),
                     signature: Some(sig),
@@ -312,7 +331,10 @@ impl Forwarder {
                     serde_json::to_vec(&serde_json::json!({"object": object, "entry": entries}))
                         .expect("JSON");
                 let sig = signature_header(&self.secret, &body);
-                self.held.lock().expect("forwarder lock").last = Some((body.clone(), sig.clone()));
+                self.held
+                    .lock()
+                    .expect("forwarder lock")
+                    .remember(&self.setup, &body, &sig);
                 self.send(Job {
                     body,
                     signature: Some(sig),
@@ -322,9 +344,15 @@ impl Forwarder {
         }
     }
 
-    /// The latest genuine delivery again, unchanged.
-    fn retry(&self) {
-        let last = self.held.lock().expect("forwarder lock").last.clone();
+    /// The latest genuine delivery about `psid` again, unchanged.
+    fn retry(&self, psid: &str) {
+        let last = self
+            .held
+            .lock()
+            .expect("forwarder lock")
+            .last
+            .get(psid)
+            .cloned();
         if let Some((body, sig)) = last {
             self.send(Job {
                 body,
@@ -562,9 +590,28 @@ impl Stage {
             kind,
         };
         match d {
-            Special::Retry => self.forwarder.retry(),
-            Special::Hold => self.forwarder.hold(),
-            Special::Release => self.forwarder.release(),
+            Special::Retry { psid } => self.forwarder.retry(psid),
+            Special::Batch { psid, texts } => {
+                // Only this batch's deliveries are held: whatever the
+                // platform had queued goes out first.
+                let _ = flush(&self.target, PAGE_ID).await;
+                self.forwarder.hold();
+                for text in texts {
+                    let ev = ControlRequest::from_op(
+                        &Op::User(crate::model::UserEvent::Message {
+                            psid: psid.clone(),
+                            text: text.clone(),
+                            quick_reply: None,
+                        }),
+                        &self.setup,
+                        &|_: &str, _: u32| None,
+                    )
+                    .expect("a control call");
+                    let _ = self.target.control(&ev).await;
+                }
+                let _ = flush(&self.target, PAGE_ID).await;
+                self.forwarder.release();
+            }
             Special::Forged {
                 psid,
                 text,

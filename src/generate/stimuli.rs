@@ -82,23 +82,13 @@ const TEXTS: &[&str] = &[
 ];
 
 /// The next stimulus for a page in state `st`, on the case's `psids`.
-/// `held` says a batch is being held (the next stimuli are user messages,
-/// then the release).
 pub fn next_stimulus(
     e: &mut impl Entropy,
     st: &State,
     psids: &[String],
     offers: &Offers,
     w: &StimulusWeights,
-    held: usize,
 ) -> Op {
-    // A held batch: two user messages, then the release.
-    if held >= 2 {
-        return Op::Deliver(Special::Release);
-    }
-    if held > 0 {
-        return user_message(e, st, psids);
-    }
     let known: Vec<&String> = psids
         .iter()
         .filter(|p| st.threads.contains_key(*p))
@@ -135,13 +125,16 @@ pub fn next_stimulus(
         Some(5) => other_app(e, st, &psid),
         Some(6) => Some(inbox(e, &psid)),
         Some(7) => Some(clock(e, st)),
-        Some(8) => Some(Op::Deliver(Special::Retry)),
+        Some(8) => Some(Op::Deliver(Special::Retry { psid })),
         Some(9) => Some(Op::Deliver(Special::Forged {
             psid,
             text: e.pick(TEXTS).to_string(),
             signature: *e.pick(&[Forgery::Missing, Forgery::Wrong]),
         })),
-        Some(10) => Some(Op::Deliver(Special::Hold)),
+        Some(10) => Some(Op::Deliver(Special::Batch {
+            psid,
+            texts: vec![e.pick(TEXTS).to_string(), e.pick(TEXTS).to_string()],
+        })),
         Some(_) => Some(Op::Deliver(Special::Unusual {
             psid,
             kind: *e.pick(Unusual::ALL),
@@ -368,7 +361,6 @@ mod tests {
             for primary in [None, Some("1001"), Some("1002")] {
                 let mut st = page(primary);
                 let mut e = SplitMix64::new(seed);
-                let mut held = 0;
                 for _ in 0..30 {
                     let op = next_stimulus(
                         &mut e,
@@ -376,14 +368,7 @@ mod tests {
                         &psids,
                         &Offers::default(),
                         &StimulusWeights::default(),
-                        held,
                     );
-                    held = match &op {
-                        Op::Deliver(Special::Hold) => 1,
-                        Op::Deliver(Special::Release) => 0,
-                        _ if held > 0 => held + 1,
-                        _ => 0,
-                    };
                     if let Op::Graph(g) = &op {
                         assert_ne!(g.caller, crate::model::Caller::App(AUT), "{op}");
                         let before = st.clone();
@@ -407,23 +392,6 @@ mod tests {
             }
         }
         assert!(kinds.len() >= 5, "{kinds:?}");
-    }
-
-    #[test]
-    fn a_held_batch_is_two_user_messages_then_the_release() {
-        let st = page(None);
-        let mut e = SplitMix64::new(1);
-        let psids: Vec<String> = vec!["1".into()];
-        let w = StimulusWeights::default();
-        let o = Offers::default();
-        assert!(matches!(
-            next_stimulus(&mut e, &st, &psids, &o, &w, 1),
-            Op::User(UserEvent::Message { .. })
-        ));
-        assert_eq!(
-            next_stimulus(&mut e, &st, &psids, &o, &w, 2),
-            Op::Deliver(Special::Release)
-        );
     }
 
     #[test]

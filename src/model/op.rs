@@ -80,8 +80,9 @@ pub enum Op {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Special {
-    /// The latest delivery the app received, sent again unchanged: a retry.
-    Retry,
+    /// The latest delivery the app received about `psid`, sent again
+    /// unchanged: a retry.
+    Retry { psid: Psid },
     /// A user message on `psid` whose `X-Hub-Signature-256` is missing or
     /// wrong.
     Forged {
@@ -89,10 +90,9 @@ pub enum Special {
         text: String,
         signature: Forgery,
     },
-    /// From here on the app's deliveries are held back ...
-    Hold,
-    /// ... and what was held is sent as one delivery (a batch).
-    Release,
+    /// The user of `psid` writes each of `texts`; the app gets all of it in
+    /// one delivery (a batch: several events, several entries).
+    Batch { psid: Psid, texts: Vec<String> },
     /// A delivery about `psid` of a kind the app may have no use for.
     Unusual { psid: Psid, kind: Unusual },
 }
@@ -152,8 +152,13 @@ impl Op {
                 | UserEvent::AdEntry { psid, .. },
             ) => Some(psid),
             Op::Inbox { psid, .. } => Some(psid),
-            Op::Deliver(Special::Forged { psid, .. } | Special::Unusual { psid, .. }) => Some(psid),
-            Op::Clock { .. } | Op::Roles { .. } | Op::Deliver(_) => None,
+            Op::Deliver(
+                Special::Forged { psid, .. }
+                | Special::Unusual { psid, .. }
+                | Special::Retry { psid }
+                | Special::Batch { psid, .. },
+            ) => Some(psid),
+            Op::Clock { .. } | Op::Roles { .. } => None,
         }
     }
 
@@ -163,8 +168,13 @@ impl Op {
             Op::Graph(g) => g.call.psid(),
             Op::User(ev) => Some(ev.psid()),
             Op::Inbox { psid, .. } => Some(psid),
-            Op::Deliver(Special::Forged { psid, .. } | Special::Unusual { psid, .. }) => Some(psid),
-            Op::Clock { .. } | Op::Roles { .. } | Op::Deliver(_) => None,
+            Op::Deliver(
+                Special::Forged { psid, .. }
+                | Special::Unusual { psid, .. }
+                | Special::Retry { psid }
+                | Special::Batch { psid, .. },
+            ) => Some(psid),
+            Op::Clock { .. } | Op::Roles { .. } => None,
         }
     }
 }
@@ -674,7 +684,12 @@ impl fmt::Display for Op {
 impl fmt::Display for Special {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Special::Retry => f.write_str("deliver the latest delivery again (a retry)"),
+            Special::Retry { psid } => {
+                write!(
+                    f,
+                    "deliver the latest delivery about psid {psid} again (a retry)"
+                )
+            }
             Special::Forged {
                 psid,
                 text,
@@ -686,8 +701,12 @@ impl fmt::Display for Special {
                 };
                 write!(f, "deliver {how}: psid {psid} message {text:?}")
             }
-            Special::Hold => f.write_str("deliver nothing until released (a batch follows)"),
-            Special::Release => f.write_str("deliver what was held, as one batch"),
+            Special::Batch { psid, texts } => {
+                write!(
+                    f,
+                    "user psid {psid} writes {texts:?}, delivered as one batch"
+                )
+            }
             Special::Unusual { psid, kind } => {
                 write!(f, "deliver psid {psid} unusual {}", kind.as_str())
             }

@@ -32,7 +32,7 @@ pub fn apply(st: &mut State, op: &Op) -> Outcome {
         Op::Inbox { psid, action } => inbox::apply(st, psid, action),
         Op::Clock { advance_ms } => clock::advance(st, *advance_ms),
         Op::Roles { primary } => clock::roles(st, primary.as_ref()),
-        Op::Deliver(d) => special(d),
+        Op::Deliver(d) => special(st, d),
     };
     // Every step is a chance to deliver something no rule asked for.
     out.rules.insert(Rule::Hook5);
@@ -50,14 +50,31 @@ pub fn apply(st: &mut State, op: &Op) -> Outcome {
 }
 
 /// A delivery the tool sends to an app itself: the platform never sees it,
-/// so nothing changes. It exercises the app rule it is there to test.
-fn special(d: &Special) -> Outcome {
+/// so nothing changes, except for a batch, whose messages the user really
+/// writes. It exercises the app rule it is there to test.
+fn special(st: &mut State, d: &Special) -> Outcome {
     let rule = match d {
-        Special::Retry => Rule::App4,
+        Special::Retry { .. } => Rule::App4,
         Special::Forged { .. } => Rule::App2,
-        Special::Hold | Special::Release | Special::Unusual { .. } => Rule::App3,
+        Special::Batch { .. } | Special::Unusual { .. } => Rule::App3,
     };
-    effects::control_ok(ControlSuccess::Ok, rule)
+    let mut out = effects::control_ok(ControlSuccess::Ok, rule);
+    if let Special::Batch { psid, texts } = d {
+        for text in texts {
+            let m = user::apply(
+                st,
+                &crate::model::op::UserEvent::Message {
+                    psid: psid.clone(),
+                    text: text.clone(),
+                    quick_reply: None,
+                },
+            );
+            out.deliveries.extend(m.deliveries);
+            out.received.extend(m.received);
+            out.rules = out.rules.union(m.rules);
+        }
+    }
+    out
 }
 
 /// The answer to a Graph call that reaches no page: its token is missing or

@@ -3309,6 +3309,7 @@ fn transports() -> Vec<Transport> {
                     token_at,
                     page_node,
                     unversioned,
+                    ..Transport::default()
                 });
             }
         }

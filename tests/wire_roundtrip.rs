@@ -181,6 +181,7 @@ fn transport() -> impl Strategy<Value = Transport> {
             token_at,
             page_node,
             unversioned,
+            ..Transport::default()
         })
 }
 

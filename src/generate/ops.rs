@@ -3,9 +3,10 @@
 
 use super::entropy::Entropy;
 use crate::model::{
-    AppIx, AppRef, AppSpec, Call, Caller, Choice, DAY_MS, Defect, Edge, Encoding, Family, GraphOp,
-    HUMAN_AGENT_TAG, InboxAction, MAX_EXTEND_S, Message, MessagingType, MsgRef, Op, Party, Proof,
-    Setup, State, TokenAt, Transport, UserEvent,
+    AppIx, AppRef, AppSpec, Call, Caller, Choice, DAY_MS, Defect, DurationAs, Edge, Encoding,
+    Family, GraphOp, HUMAN_AGENT_TAG, InboxAction, MAX_EXTEND_S, MAX_METADATA_CHARS,
+    MAX_TEXT_CHARS, Message, MessagingType, MsgRef, Op, Party, Proof, Setup, State, TokenAt,
+    Transport, UserEvent,
 };
 use serde::{Deserialize, Serialize};
 
@@ -155,7 +156,9 @@ pub struct GenConfig {
     /// Percent of cases with a primary receiver.
     pub primary_percent: u32,
     /// Percent of calls with a non-default transport (encoding, token
-    /// location, node, version prefix).
+    /// location, node, version prefix, and now and then one of the accepted
+    /// spellings of `wire.md`'s precise points). Zero sends every call
+    /// plainly.
     pub transport_percent: u32,
     pub weights: Weights,
 }
@@ -277,6 +280,19 @@ struct Gen<'a> {
 const TEXTS: &[&str] = &["hi", "help please", "order 42", "thanks", "é ünïcode ✓"];
 const METADATA: &[&str] = &["m", "", "handing over", "{\"ticket\":7}"];
 
+/// A string of exactly `n` code points (`n >= 8`) whose bytes, UTF-16 units
+/// and grapheme clusters all number differently from `n`: mostly ASCII (so
+/// requests stay small), with two- and four-byte characters and combining
+/// accents. Whoever counts anything but code points gets the boundary
+/// wrong.
+pub fn code_points(n: usize) -> String {
+    const TAIL: &str = "e\u{301}é😀u\u{308}✓"; // 8 code points, 5 graphemes
+    let mut s = "m".repeat(n - TAIL.chars().count());
+    s.push_str(TAIL);
+    debug_assert_eq!(s.chars().count(), n);
+    s
+}
+
 impl Gen<'_> {
     fn n_apps(&self) -> u32 {
         self.st.setup.apps.len() as u32
@@ -332,29 +348,67 @@ impl Gen<'_> {
         }
     }
 
+    /// Mostly short metadata (`""` included); now and then exactly at the
+    /// limit or one code point over it (INPUT-1).
     fn metadata(&self, e: &mut impl Entropy) -> Option<String> {
-        e.chance(60).then(|| e.pick(METADATA).to_string())
+        if !e.chance(60) {
+            return None;
+        }
+        Some(match e.below(16) {
+            0 => code_points(MAX_METADATA_CHARS),
+            1 => code_points(MAX_METADATA_CHARS + 1),
+            _ => e.pick(METADATA).to_string(),
+        })
     }
 
     fn text(&self, e: &mut impl Entropy) -> String {
         e.pick(TEXTS).to_string()
     }
 
-    fn transport(&self, e: &mut impl Entropy) -> Transport {
-        if !e.chance(self.cfg.transport_percent) {
-            return Transport::default();
+    /// A text message's text: mostly ordinary, sometimes on either side of
+    /// the 1 ..= 2000 code point range.
+    fn message_text(&self, e: &mut impl Entropy) -> String {
+        if !e.chance(8) {
+            return self.text(e);
         }
-        Transport {
-            encoding: *e.pick(&[Encoding::Json, Encoding::Form, Encoding::Query]),
-            token_at: *e.pick(&[
+        match e.below(4) {
+            0 => "✓".to_string(),
+            1 => code_points(MAX_TEXT_CHARS),
+            2 => code_points(MAX_TEXT_CHARS + 1),
+            _ => String::new(),
+        }
+    }
+
+    /// How `call` goes on the wire: plain, or (`transport_percent` of the
+    /// time) another encoding, token place, node or version prefix, each
+    /// accepted spelling of the precise points now and then.
+    fn transport(&self, e: &mut impl Entropy, call: &Call) -> Transport {
+        let pct = self.cfg.transport_percent;
+        let mut t = Transport::default();
+        if e.chance(pct) {
+            t.encoding = *e.pick(&[Encoding::Json, Encoding::Form, Encoding::Query]);
+            t.token_at = *e.pick(&[
                 TokenAt::Query,
                 TokenAt::Body,
                 TokenAt::Bearer,
                 TokenAt::OAuth,
-            ]),
-            page_node: e.chance(50),
-            unversioned: e.chance(30),
+            ]);
+            t.page_node = e.chance(50);
+            t.unversioned = e.chance(30);
+            t.decoy_token = e.chance(15);
+            t.proof_upper = e.chance(15);
+            t.decoy_param = e.chance(15);
+            t.extra_param = e.chance(15);
+            t.recipient_as_text = e.chance(15);
+            t.ids_as_integers = e.chance(15);
+            t.explicit_nulls = e.chance(15);
         }
+        // Extensions are few: give their spellings of `duration` a chance
+        // of their own.
+        if matches!(call, Call::Extend { .. }) && pct > 0 && e.chance(12) {
+            t.duration_as = *e.pick(&[DurationAs::Text, DurationAs::Float]);
+        }
+        t
     }
 
     /// A well-formed call by `app`, with the proof its configuration needs.
@@ -364,12 +418,18 @@ impl Gen<'_> {
         } else {
             Proof::Absent
         };
+        let transport = self.transport(e, &call);
         Op::Graph(GraphOp {
             caller: Caller::App(app),
             proof,
             call,
-            transport: self.transport(e),
+            transport,
         })
+    }
+
+    /// A PSID the page has never heard from (for calls that must fail on it).
+    fn unknown_psid(&self, e: &mut impl Entropy) -> String {
+        format!("9{}", 100 + e.below(900))
     }
 
     fn user_message(&self, e: &mut impl Entropy) -> Op {
@@ -410,36 +470,63 @@ impl Gen<'_> {
         let (psid, i, buttons) = *e.pick(&targets);
         let b = e.pick(buttons);
         let title = e.chance(30).then(|| "tapped".to_string());
+        let (psid, message, payload) = match e.below(25) {
+            // Control-API errors (control-api.md): a PSID the page never
+            // heard from, a message id the transcript does not hold, a
+            // payload the message has no button for.
+            0 => (self.unknown_psid(e), MsgRef::Nth(0), b.payload.clone()),
+            1 => (
+                psid.clone(),
+                MsgRef::Unknown("m_unknown".into()),
+                b.payload.clone(),
+            ),
+            2 => (psid.clone(), MsgRef::Nth(i as u32), "NO_SUCH_BUTTON".into()),
+            _ => (psid.clone(), MsgRef::Nth(i as u32), b.payload.clone()),
+        };
         Op::User(UserEvent::Postback {
-            psid: psid.clone(),
-            message: MsgRef::Nth(i as u32),
-            payload: b.payload.clone(),
+            psid,
+            message,
+            payload,
             title,
         })
     }
 
     fn menu_pick(&self, e: &mut impl Entropy) -> Op {
-        let psid = self.known_psid(e);
+        let psid = if e.chance(4) {
+            // A control-API error: the page never heard from this PSID.
+            self.unknown_psid(e)
+        } else {
+            self.known_psid(e)
+        };
         let menu = self
             .st
             .thread(&psid)
             .and_then(|t| t.user_menu.as_ref())
             .or(self.st.page_menu.as_ref());
+        let title = e.chance(25).then(|| "picked".to_string());
         match menu {
-            Some(m) if !m.items.is_empty() => {
+            // The payload is not checked against the menu: one it does not
+            // have is accepted (and titled "" when no title is given).
+            Some(m) if !m.items.is_empty() && !e.chance(8) => {
                 let item = e.pick(&m.items);
                 Op::User(UserEvent::Menu {
                     psid,
                     payload: item.payload.clone(),
-                    title: None,
+                    title,
                 })
             }
             Some(_) => Op::User(UserEvent::Menu {
                 psid,
                 payload: "MENU_X".into(),
-                title: Some("x".into()),
+                title,
             }),
-            None => self.page_menu(e),
+            // No menu in force is a control-API error; mostly set one first.
+            None if self.st.threads.contains_key(&psid) && !e.chance(10) => self.page_menu(e),
+            None => Op::User(UserEvent::Menu {
+                psid,
+                payload: "MENU_X".into(),
+                title,
+            }),
         }
     }
 
@@ -477,8 +564,15 @@ impl Gen<'_> {
         let app = self.owner_or_other(e, &psid, 60);
         let message = match e.weighted(&[6, 2, 2]) {
             Some(0) => Message::Text {
-                text: self.text(e),
-                quick_replies: e.chance(15).then(|| self.choices(e, "Q")),
+                text: self.message_text(e),
+                // When present, quick replies must not be empty (INPUT-1).
+                quick_replies: e.chance(15).then(|| {
+                    if e.chance(12) {
+                        Vec::new()
+                    } else {
+                        self.choices(e, "Q")
+                    }
+                }),
             },
             Some(1) => {
                 let prefix = format!("B{}", app.0);
@@ -491,14 +585,22 @@ impl Gen<'_> {
                 title: e.chance(70).then(|| "How did we do?".to_string()),
             },
         };
-        let (messaging_type, tag) = match e.weighted(&[10, 2, 4, 1]) {
+        let human_agent = || Some(HUMAN_AGENT_TAG.to_string());
+        let (messaging_type, tag) = match e.weighted(&[20, 4, 8, 2, 1, 1]) {
             Some(0) => (MessagingType::Response, None),
             Some(1) => (MessagingType::Update, None),
-            Some(2) => (MessagingType::MessageTag, Some(HUMAN_AGENT_TAG.to_string())),
-            _ => (
+            Some(2) => (MessagingType::MessageTag, human_agent()),
+            Some(3) => (
                 MessagingType::MessageTag,
                 Some("ACCOUNT_UPDATE".to_string()),
             ),
+            // The tag counts only with MESSAGE_TAG: an ordinary send.
+            Some(4) => (
+                *e.pick(&[MessagingType::Response, MessagingType::Update]),
+                human_agent(),
+            ),
+            // MESSAGE_TAG needs a tag (INPUT-1).
+            _ => (MessagingType::MessageTag, None),
         };
         self.graph(
             e,
@@ -563,7 +665,12 @@ impl Gen<'_> {
     fn extend(&self, e: &mut impl Entropy) -> Op {
         let psid = self.known_psid(e);
         let app = self.owner_or_other(e, &psid, 80);
-        let duration = *e.pick(&[MAX_EXTEND_S, MAX_EXTEND_S - 1, 86_400, 3_600, 1, 172_800]);
+        let duration = if e.chance(6) {
+            // Just outside 1 ..= 604 800 (EXP-3).
+            *e.pick(&[0, MAX_EXTEND_S + 1])
+        } else {
+            *e.pick(&[MAX_EXTEND_S, MAX_EXTEND_S - 1, 86_400, 3_600, 1, 172_800])
+        };
         self.graph(e, app, Call::Extend { psid, duration })
     }
 
@@ -603,7 +710,12 @@ impl Gen<'_> {
     }
 
     fn inbox(&self, e: &mut impl Entropy) -> Op {
-        let psid = self.known_psid(e);
+        let psid = if e.chance(4) {
+            // A control-API error: the page never heard from this PSID.
+            self.unknown_psid(e)
+        } else {
+            self.known_psid(e)
+        };
         let action = match e.below(3) {
             0 => InboxAction::MoveToMain,
             1 => InboxAction::Reply {
@@ -656,8 +768,8 @@ impl Gen<'_> {
             0 => Op::Graph(GraphOp {
                 caller: Caller::Missing,
                 proof: Proof::Absent,
+                transport: self.transport(e, &call),
                 call,
-                transport: self.transport(e),
             }),
             1 => Op::Graph(GraphOp {
                 caller: Caller::Empty,
@@ -668,21 +780,21 @@ impl Gen<'_> {
             2 => Op::Graph(GraphOp {
                 caller: Caller::Unknown,
                 proof: Proof::Absent,
+                transport: self.transport(e, &call),
                 call,
-                transport: self.transport(e),
             }),
             3 => {
                 let proof = *e.pick(&[Proof::Absent, Proof::Wrong]);
                 Op::Graph(GraphOp {
                     caller: Caller::App(app),
                     proof,
+                    transport: self.transport(e, &call),
                     call,
-                    transport: self.transport(e),
                 })
             }
             4 => {
                 let call = Call::Release {
-                    psid: format!("9{}", 100 + e.below(900)),
+                    psid: self.unknown_psid(e),
                 };
                 self.graph(e, app, call)
             }
@@ -738,6 +850,16 @@ const RECIPIENT: &[Edge] = &[
     Edge::ThreadOwner,
 ];
 
+/// Where ids are: `recipient.id` (messages, take, thread_owner),
+/// `target_app_id` (pass), `psid` (custom_user_settings).
+const IDS: &[Edge] = &[
+    Edge::Messages,
+    Edge::PassThreadControl,
+    Edge::TakeThreadControl,
+    Edge::ThreadOwner,
+    Edge::CustomUserSettings,
+];
+
 /// Each defect the generator produces, with the edges it makes sense on.
 pub const DEFECTS: &[(Defect, &[Edge])] = &[
     (Defect::BadPath, POSTS),
@@ -750,18 +872,16 @@ pub const DEFECTS: &[(Defect, &[Edge])] = &[
     (Defect::BodyNotJson, POSTS),
     (Defect::RecipientMissing, RECIPIENT),
     (Defect::RecipientMalformed, RECIPIENT),
-    (
-        Defect::IdMalformed,
-        &[
-            Edge::PassThreadControl,
-            Edge::TakeThreadControl,
-            Edge::Messages,
-        ],
-    ),
+    (Defect::RecipientBare, POSTS),
+    (Defect::IdMalformed, IDS),
+    (Defect::IdBoolean, IDS),
+    (Defect::IdFloat, IDS),
+    (Defect::IdObject, IDS),
     (Defect::MessagingTypeMissing, &[Edge::Messages]),
     (Defect::MessagingTypeUnknown, &[Edge::Messages]),
     (Defect::MessageMissing, &[Edge::Messages]),
     (Defect::MessageMalformed, &[Edge::Messages]),
+    (Defect::TextAndAttachment, &[Edge::Messages]),
     (
         Defect::MetadataNotString,
         &[
@@ -772,6 +892,9 @@ pub const DEFECTS: &[(Defect, &[Edge])] = &[
     ),
     (Defect::DurationMissing, &[Edge::ExtendThreadControl]),
     (Defect::DurationNotInteger, &[Edge::ExtendThreadControl]),
+    (Defect::DurationFloat, &[Edge::ExtendThreadControl]),
+    (Defect::DurationBool, &[Edge::ExtendThreadControl]),
+    (Defect::DurationNull, &[Edge::ExtendThreadControl]),
     (Defect::PsidMissing, &[Edge::CustomUserSettings]),
     (
         Defect::MenuMalformed,

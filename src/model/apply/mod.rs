@@ -14,9 +14,7 @@ mod query;
 mod send;
 mod user;
 
-use crate::model::op::{
-    AppRef, Call, Caller, Defect, GraphOp, Message, MessagingType, Op, Proof, Stage,
-};
+use crate::model::op::{AppRef, Call, Caller, GraphOp, Message, MessagingType, Op, Proof, Stage};
 use crate::model::outcome::{GraphError, Outcome};
 use crate::model::rules::Rule;
 use crate::model::state::{MAX_EXTEND_S, MAX_METADATA_CHARS, MAX_TEXT_CHARS, State};
@@ -141,12 +139,10 @@ fn check_params(call: &Call) -> Result<(), Rule> {
         return Err(Rule::Input1);
     }
     match call {
-        // A non-integer duration is named by both INPUT-1 and EXP-3; the
-        // extend rule is the more specific one.
-        Call::Malformed {
-            defect: Defect::DurationNotInteger,
-            ..
-        } => Err(Rule::Exp3),
+        // A duration that is not an integer (text, a fraction, a boolean,
+        // null) is named by both INPUT-1 and EXP-3; the extend rule is the
+        // more specific one.
+        Call::Malformed { defect, .. } if defect.is_duration_not_integer() => Err(Rule::Exp3),
         Call::Malformed { .. } => Err(Rule::Input1),
         Call::Send {
             messaging_type,

@@ -11,6 +11,10 @@
 
 pub mod entropy;
 mod ops;
+pub mod points;
 
 pub use entropy::{Bytes, Entropy, SplitMix64, Tape};
-pub use ops::{CaseSetup, DEFECTS, GenConfig, START_MS, Weights, case, next_op, setup};
+pub use ops::{
+    CaseSetup, DEFECTS, GenConfig, START_MS, Weights, case, code_points, next_op, setup,
+};
+pub use points::Point;

@@ -4,7 +4,7 @@
 use super::entropy::Entropy;
 use crate::model::{
     AppIx, AppRef, AppSpec, Call, Caller, Choice, DAY_MS, Defect, DurationAs, Edge, Encoding,
-    Family, GraphOp, HUMAN_AGENT_TAG, InboxAction, MAX_EXTEND_S, MAX_METADATA_CHARS,
+    Family, Folder, GraphOp, HUMAN_AGENT_TAG, InboxAction, MAX_EXTEND_S, MAX_METADATA_CHARS,
     MAX_TEXT_CHARS, Message, MessagingType, MsgRef, Op, Party, Proof, Setup, State, TokenAt,
     Transport, UserEvent,
 };
@@ -59,8 +59,8 @@ impl Default for Weights {
             inbox: 5,
             clock: 7,
             roles: 2,
-            invalid: 4,
-            malformed: 3,
+            invalid: 5,
+            malformed: 5,
         }
     }
 }
@@ -354,9 +354,10 @@ impl Gen<'_> {
         if !e.chance(60) {
             return None;
         }
+        let refusing = self.cfg.weights.invalid > 0;
         Some(match e.below(16) {
             0 => code_points(MAX_METADATA_CHARS),
-            1 => code_points(MAX_METADATA_CHARS + 1),
+            1 if refusing => code_points(MAX_METADATA_CHARS + 1),
             _ => e.pick(METADATA).to_string(),
         })
     }
@@ -368,14 +369,16 @@ impl Gen<'_> {
     /// A text message's text: mostly ordinary, sometimes on either side of
     /// the 1 ..= 2000 code point range.
     fn message_text(&self, e: &mut impl Entropy) -> String {
-        if !e.chance(8) {
+        if !e.chance(12) {
             return self.text(e);
         }
+        let refusing = self.cfg.weights.invalid > 0;
         match e.below(4) {
             0 => "✓".to_string(),
             1 => code_points(MAX_TEXT_CHARS),
-            2 => code_points(MAX_TEXT_CHARS + 1),
-            _ => String::new(),
+            2 if refusing => code_points(MAX_TEXT_CHARS + 1),
+            3 if refusing => String::new(),
+            _ => self.text(e),
         }
     }
 
@@ -395,17 +398,21 @@ impl Gen<'_> {
             ]);
             t.page_node = e.chance(50);
             t.unversioned = e.chance(30);
-            t.decoy_token = e.chance(15);
-            t.proof_upper = e.chance(15);
-            t.decoy_param = e.chance(15);
-            t.extra_param = e.chance(15);
-            t.recipient_as_text = e.chance(15);
-            t.ids_as_integers = e.chance(15);
-            t.explicit_nulls = e.chance(15);
+        }
+        // The spellings, drawn apart from the encoding so that the JSON-only
+        // ones come with the (default) JSON body most of the time.
+        if e.chance(pct) {
+            t.decoy_token = e.chance(25);
+            t.proof_upper = e.chance(25);
+            t.decoy_param = e.chance(25);
+            t.extra_param = e.chance(25);
+            t.recipient_as_text = e.chance(25);
+            t.ids_as_integers = e.chance(25);
+            t.explicit_nulls = e.chance(25);
         }
         // Extensions are few: give their spellings of `duration` a chance
         // of their own.
-        if matches!(call, Call::Extend { .. }) && pct > 0 && e.chance(12) {
+        if matches!(call, Call::Extend { .. }) && pct > 0 && e.chance(15) {
             t.duration_as = *e.pick(&[DurationAs::Text, DurationAs::Float]);
         }
         t
@@ -432,8 +439,44 @@ impl Gen<'_> {
         format!("9{}", 100 + e.below(900))
     }
 
+    /// A well-formed call's kind, with `percent` chance, putting out a value
+    /// just out of range instead (when refused calls are on at all).
+    fn out_of_range(&self, e: &mut impl Entropy, percent: u32) -> bool {
+        self.cfg.weights.invalid > 0 && e.chance(percent)
+    }
+
+    /// A well-formed call's kind, with `percent` chance, putting out one of
+    /// its edge's decoding defects instead (when malformed calls are on).
+    fn defective(&self, e: &mut impl Entropy, percent: u32) -> bool {
+        self.cfg.weights.malformed > 0 && e.chance(percent)
+    }
+
+    /// A malformed call on `edge` showing one of `defects`.
+    fn malformed_on(&self, e: &mut impl Entropy, edge: Edge, defects: &[Defect]) -> Op {
+        let defect = *e.pick(defects);
+        let app = self.any_app(e);
+        self.graph(e, app, Call::Malformed { edge, defect })
+    }
+
+    /// The PSID for a user event: sometimes one whose thread is in the
+    /// `done` folder (INBOX-4: a new message moves it back to `main`).
+    fn psid_for_user(&self, e: &mut impl Entropy) -> String {
+        let done: Vec<&String> = self
+            .st
+            .threads
+            .iter()
+            .filter(|(_, t)| t.folder == Folder::Done)
+            .map(|(p, _)| p)
+            .collect();
+        if !done.is_empty() && e.chance(25) {
+            (*e.pick(&done)).clone()
+        } else {
+            e.pick(self.psids).clone()
+        }
+    }
+
     fn user_message(&self, e: &mut impl Entropy) -> Op {
-        let psid = e.pick(self.psids).clone();
+        let psid = self.psid_for_user(e);
         let quick_reply = e.chance(20).then(|| format!("qr{}", e.below(3)));
         Op::User(UserEvent::Message {
             psid,
@@ -443,7 +486,7 @@ impl Gen<'_> {
     }
 
     fn ad_entry(&self, e: &mut impl Entropy) -> Op {
-        let psid = e.pick(self.psids).clone();
+        let psid = self.psid_for_user(e);
         let app = AppRef::App(self.any_app(e));
         Op::User(UserEvent::AdEntry {
             psid,
@@ -470,7 +513,7 @@ impl Gen<'_> {
         let (psid, i, buttons) = *e.pick(&targets);
         let b = e.pick(buttons);
         let title = e.chance(30).then(|| "tapped".to_string());
-        let (psid, message, payload) = match e.below(25) {
+        let (psid, message, payload) = match e.below(12) {
             // Control-API errors (control-api.md): a PSID the page never
             // heard from, a message id the transcript does not hold, a
             // payload the message has no button for.
@@ -492,7 +535,7 @@ impl Gen<'_> {
     }
 
     fn menu_pick(&self, e: &mut impl Entropy) -> Op {
-        let psid = if e.chance(4) {
+        let psid = if e.chance(6) {
             // A control-API error: the page never heard from this PSID.
             self.unknown_psid(e)
         } else {
@@ -507,7 +550,7 @@ impl Gen<'_> {
         match menu {
             // The payload is not checked against the menu: one it does not
             // have is accepted (and titled "" when no title is given).
-            Some(m) if !m.items.is_empty() && !e.chance(8) => {
+            Some(m) if !m.items.is_empty() && !e.chance(20) => {
                 let item = e.pick(&m.items);
                 Op::User(UserEvent::Menu {
                     psid,
@@ -560,6 +603,18 @@ impl Gen<'_> {
     }
 
     fn send(&self, e: &mut impl Entropy) -> Op {
+        if self.defective(e, 5) {
+            use Defect as D;
+            let defects = [
+                D::MessagingTypeMissing,
+                D::MessagingTypeUnknown,
+                D::MessageMissing,
+                D::MessageMalformed,
+                D::TextAndAttachment,
+                D::RecipientBare,
+            ];
+            return self.malformed_on(e, Edge::Messages, &defects);
+        }
         let psid = self.known_psid(e);
         let app = self.owner_or_other(e, &psid, 60);
         let message = match e.weighted(&[6, 2, 2]) {
@@ -567,7 +622,7 @@ impl Gen<'_> {
                 text: self.message_text(e),
                 // When present, quick replies must not be empty (INPUT-1).
                 quick_replies: e.chance(15).then(|| {
-                    if e.chance(12) {
+                    if self.out_of_range(e, 12) {
                         Vec::new()
                     } else {
                         self.choices(e, "Q")
@@ -586,7 +641,13 @@ impl Gen<'_> {
             },
         };
         let human_agent = || Some(HUMAN_AGENT_TAG.to_string());
-        let (messaging_type, tag) = match e.weighted(&[20, 4, 8, 2, 1, 1]) {
+        // A survey with the tag by an approved app is delivered at once
+        // even to a thread another owns (HA-1 over SURVEY-1): tag surveys
+        // more often.
+        let survey = matches!(message, Message::Survey { .. });
+        let untagged = u32::from(self.cfg.weights.invalid > 0);
+        let tagged = if survey { 16 } else { 8 };
+        let (messaging_type, tag) = match e.weighted(&[20, 4, tagged, 2, 1, untagged]) {
             Some(0) => (MessagingType::Response, None),
             Some(1) => (MessagingType::Update, None),
             Some(2) => (MessagingType::MessageTag, human_agent()),
@@ -615,6 +676,17 @@ impl Gen<'_> {
     }
 
     fn pass(&self, e: &mut impl Entropy) -> Op {
+        if self.defective(e, 5) {
+            use Defect as D;
+            let defects = [
+                D::IdMalformed,
+                D::IdBoolean,
+                D::IdFloat,
+                D::IdObject,
+                D::MetadataNotString,
+            ];
+            return self.malformed_on(e, Edge::PassThreadControl, &defects);
+        }
         let psid = self.known_psid(e);
         let app = self.owner_or_other(e, &psid, 70);
         let target = match e.weighted(&[6, 2, 2, 1]) {
@@ -663,9 +735,20 @@ impl Gen<'_> {
     }
 
     fn extend(&self, e: &mut impl Entropy) -> Op {
+        if self.defective(e, 12) {
+            use Defect as D;
+            let defects = [
+                D::DurationMissing,
+                D::DurationNotInteger,
+                D::DurationFloat,
+                D::DurationBool,
+                D::DurationNull,
+            ];
+            return self.malformed_on(e, Edge::ExtendThreadControl, &defects);
+        }
         let psid = self.known_psid(e);
         let app = self.owner_or_other(e, &psid, 80);
-        let duration = if e.chance(6) {
+        let duration = if self.out_of_range(e, 10) {
             // Just outside 1 ..= 604 800 (EXP-3).
             *e.pick(&[0, MAX_EXTEND_S + 1])
         } else {
@@ -675,6 +758,19 @@ impl Gen<'_> {
     }
 
     fn thread_owner(&self, e: &mut impl Entropy) -> Op {
+        if self.defective(e, 8) {
+            // `[1]` is JSON there: a malformed recipient, not a PSID.
+            use Defect as D;
+            let defects = [
+                D::RecipientMalformed,
+                D::RecipientMissing,
+                D::IdMalformed,
+                D::IdBoolean,
+                D::IdFloat,
+                D::IdObject,
+            ];
+            return self.malformed_on(e, Edge::ThreadOwner, &defects);
+        }
         let psid = self.known_psid(e);
         let app = self.any_app(e);
         self.graph(e, app, Call::ThreadOwner { psid })
@@ -696,6 +792,18 @@ impl Gen<'_> {
     }
 
     fn user_menu(&self, e: &mut impl Entropy) -> Op {
+        if self.defective(e, 8) {
+            use Defect as D;
+            let defects = [
+                D::PsidMissing,
+                D::IdMalformed,
+                D::IdBoolean,
+                D::IdFloat,
+                D::IdObject,
+                D::MenuMalformed,
+            ];
+            return self.malformed_on(e, Edge::CustomUserSettings, &defects);
+        }
         let psid = self.known_psid(e);
         let app = self.owner_or_other(e, &psid, 60);
         let call = if e.chance(75) {
@@ -710,7 +818,7 @@ impl Gen<'_> {
     }
 
     fn inbox(&self, e: &mut impl Entropy) -> Op {
-        let psid = if e.chance(4) {
+        let psid = if e.chance(6) {
             // A control-API error: the page never heard from this PSID.
             self.unknown_psid(e)
         } else {
@@ -737,7 +845,17 @@ impl Gen<'_> {
             .filter(|t| t.owner.is_some())
             .map(|t| t.deadline_ms)
             .collect();
-        let advance_ms = if !deadlines.is_empty() && e.chance(70) {
+        // Threads holding surveys: their lapse delivers them (SURVEY-1).
+        let holding: Vec<u64> = self
+            .st
+            .threads
+            .values()
+            .filter(|t| t.owner.is_some() && !t.held.is_empty())
+            .map(|t| t.deadline_ms)
+            .collect();
+        let advance_ms = if !holding.is_empty() && e.chance(30) {
+            (*e.pick(&holding)).saturating_sub(now)
+        } else if !deadlines.is_empty() && e.chance(70) {
             let d = *e.pick(&deadlines);
             let offset: i64 = *e.pick(&[-1, 0, 1, -1000, 1000]);
             (d as i64 - now as i64 + offset).max(0) as u64
@@ -784,6 +902,19 @@ impl Gen<'_> {
                 call,
             }),
             3 => {
+                // Mostly an app that requires a proof (AUTH-3), sometimes
+                // one that does not (the proof is then ignored).
+                let requiring: Vec<AppIx> = self
+                    .st
+                    .setup
+                    .app_ixs()
+                    .filter(|a| self.st.setup.app(*a).require_appsecret_proof)
+                    .collect();
+                let app = if !requiring.is_empty() && e.chance(70) {
+                    *e.pick(&requiring)
+                } else {
+                    app
+                };
                 let proof = *e.pick(&[Proof::Absent, Proof::Wrong]);
                 Op::Graph(GraphOp {
                     caller: Caller::App(app),
@@ -855,12 +986,13 @@ const RECIPIENT: &[Edge] = &[
 const IDS: &[Edge] = &[
     Edge::Messages,
     Edge::PassThreadControl,
-    Edge::TakeThreadControl,
     Edge::ThreadOwner,
     Edge::CustomUserSettings,
 ];
 
-/// Each defect the generator produces, with the edges it makes sense on.
+/// Each defect the generator produces, with the edges it makes sense on
+/// (an entry may repeat a defect, to give an edge that shows a decided
+/// point of its own a fair share).
 pub const DEFECTS: &[(Defect, &[Edge])] = &[
     (Defect::BadPath, POSTS),
     (Defect::WrongNode, POSTS),
@@ -872,6 +1004,8 @@ pub const DEFECTS: &[(Defect, &[Edge])] = &[
     (Defect::BodyNotJson, POSTS),
     (Defect::RecipientMissing, RECIPIENT),
     (Defect::RecipientMalformed, RECIPIENT),
+    // `thread_owner?recipient=[1]` is a decided point of its own.
+    (Defect::RecipientMalformed, &[Edge::ThreadOwner]),
     (Defect::RecipientBare, POSTS),
     (Defect::IdMalformed, IDS),
     (Defect::IdBoolean, IDS),

@@ -1076,6 +1076,70 @@ mod tests {
     }
 
     #[test]
+    fn every_defect_is_generated_on_edges_that_show_it() {
+        // `DEFECTS` stays in step with `Defect::ALL` and the renderer.
+        for d in Defect::ALL {
+            let listed = DEFECTS.iter().any(|(x, _)| x == d);
+            assert_eq!(listed, *d != Defect::Other, "{d:?}");
+        }
+        for (d, edges) in DEFECTS {
+            for e in *edges {
+                assert!(crate::wire::defect_applies(*e, *d), "{d:?} on {e:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn boundary_strings_count_code_points_not_bytes() {
+        for n in [MAX_METADATA_CHARS, MAX_METADATA_CHARS + 1, MAX_TEXT_CHARS] {
+            let s = code_points(n);
+            assert_eq!(s.chars().count(), n);
+            assert!(s.len() > n, "bytes");
+            assert!(s.encode_utf16().count() > n, "UTF-16 units");
+            // Combining accents: fewer user-perceived characters.
+            assert!(s.contains('\u{301}') && s.contains('\u{308}'));
+        }
+    }
+
+    #[test]
+    fn without_invalid_and_malformed_kinds_no_refused_input_is_drawn() {
+        // The boundary values and defects drawn by the well-formed kinds
+        // follow the `invalid` and `malformed` weights.
+        let mut cfg = GenConfig::default();
+        cfg.weights.invalid = 0;
+        cfg.weights.malformed = 0;
+        for seed in 0..300 {
+            let (_, ops) = case(&mut SplitMix64::new(seed), &cfg, "p1", 40);
+            for op in &ops {
+                let Op::Graph(g) = op else { continue };
+                let bad = match &g.call {
+                    Call::Malformed { .. } => true,
+                    Call::Extend { duration, .. } => !(1..=MAX_EXTEND_S).contains(duration),
+                    Call::Pass { metadata, .. }
+                    | Call::Take { metadata, .. }
+                    | Call::Request { metadata, .. } => metadata
+                        .as_ref()
+                        .is_some_and(|m| m.chars().count() > MAX_METADATA_CHARS),
+                    Call::Send {
+                        messaging_type,
+                        tag,
+                        message,
+                        ..
+                    } => {
+                        (*messaging_type == MessagingType::MessageTag && tag.is_none())
+                            || matches!(message, Message::Text { text, quick_replies }
+                                if text.is_empty()
+                                    || text.chars().count() > MAX_TEXT_CHARS
+                                    || quick_replies.as_ref().is_some_and(Vec::is_empty))
+                    }
+                    _ => false,
+                };
+                assert!(!bad, "seed {seed}: {op}");
+            }
+        }
+    }
+
+    #[test]
     fn restricting_families_turns_kinds_off() {
         let mut w = Weights::default();
         w.restrict(&|f| f == Family::Take);

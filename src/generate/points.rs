@@ -397,10 +397,16 @@ impl<'a> Step<'a> {
         }
     }
 
-    /// A malformed call by one of the page's apps (so the token check
-    /// passes and the defect is what answers).
+    /// A malformed call by one of the page's apps with the proof it needs
+    /// (so the token and proof checks pass and the defect is what answers).
     fn app_defect(&self, d: Defect) -> bool {
-        self.by_app().is_some() && self.defect().is_some_and(|(_, x)| x == d)
+        let Some((a, _)) = self.by_app() else {
+            return false;
+        };
+        let proof_ok = d.stage() < Stage::Params
+            || !self.requires_proof(a)
+            || self.graph().is_some_and(|g| g.proof == Proof::Right);
+        proof_ok && self.defect().is_some_and(|(_, x)| x == d)
     }
 
     fn answered(&self, e: GraphError) -> bool {
@@ -738,7 +744,7 @@ impl Point {
                     }
             }
             P::ProofNotRequiredWrong => s.by_app().is_some_and(|(a, _)| {
-                !s.requires_proof(a) && g.is_some_and(|g| g.proof == Proof::Wrong)
+                !s.requires_proof(a) && not_route() && g.is_some_and(|g| g.proof == Proof::Wrong)
             }),
 
             P::ParamInQueryAndBody => wf.is_some_and(|(_, w)| {
@@ -773,8 +779,8 @@ impl Point {
                 })
             }
             P::ThreadOwnerRecipientBracketOne => {
-                s.by_app().is_some()
-                    && s.defect() == Some((Edge::ThreadOwner, Defect::RecipientMalformed))
+                s.app_defect(Defect::RecipientMalformed)
+                    && s.defect().is_some_and(|(e, _)| e == Edge::ThreadOwner)
                     && w.and_then(|w| w.query_text("recipient")) == Some("[1]")
             }
             P::RecipientIdAsInteger => wf.is_some_and(|(_, w)| {
@@ -797,8 +803,8 @@ impl Point {
                 } else {
                     Edge::CustomUserSettings
                 };
-                s.by_app().is_some()
-                    && s.defect().is_some_and(|(e, d)| e == edge && is_id_defect(d))
+                s.defect()
+                    .is_some_and(|(e, d)| e == edge && is_id_defect(d) && s.app_defect(d))
             }
             P::NullForAbsentParameter => {
                 wf.is_some_and(|(_, w)| w.json && w.body.values().any(Value::is_null))

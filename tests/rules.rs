@@ -1335,6 +1335,36 @@ fn exp_3_duration_not_an_integer_is_refused() {
 }
 
 #[test]
+fn exp_3_a_duration_with_a_fraction_a_boolean_or_null_is_refused() {
+    // Precise point 5: `1.5`, `true` and null are 100; the decoder names
+    // each (DurationFloat, DurationBool, DurationNull), EXP-3 decides.
+    let mut st = page(2).build();
+    owned_by(&mut st, U, A0);
+    for defect in [
+        Defect::DurationFloat,
+        Defect::DurationBool,
+        Defect::DurationNull,
+    ] {
+        let out = refused_call(
+            &mut st,
+            A0,
+            malformed(Edge::ExtendThreadControl, defect),
+            GraphError::INVALID,
+            Rule::Exp3,
+        );
+        assert_rule(&out, Rule::Input1);
+        // The owner could have extended; a non-owner would have got 10.
+        refused_call(
+            &mut st,
+            A1,
+            malformed(Edge::ExtendThreadControl, defect),
+            GraphError::INVALID,
+            Rule::Exp3,
+        );
+    }
+}
+
+#[test]
 fn exp_3_duration_missing_is_refused() {
     let mut st = page(2).build();
     owned_by(&mut st, U, A0);
@@ -3309,10 +3339,56 @@ fn transports() -> Vec<Transport> {
                     token_at,
                     page_node,
                     unversioned,
+                    ..Transport::default()
                 });
             }
         }
     }
+    // The accepted spellings of wire.md's precise points mean the same too.
+    let spelled = Transport::default();
+    v.extend([
+        Transport {
+            decoy_token: true,
+            ..spelled
+        },
+        Transport {
+            token_at: TokenAt::Body,
+            decoy_token: true,
+            ..spelled
+        },
+        Transport {
+            proof_upper: true,
+            ..spelled
+        },
+        Transport {
+            decoy_param: true,
+            ..spelled
+        },
+        Transport {
+            extra_param: true,
+            ..spelled
+        },
+        Transport {
+            recipient_as_text: true,
+            ..spelled
+        },
+        Transport {
+            ids_as_integers: true,
+            ..spelled
+        },
+        Transport {
+            explicit_nulls: true,
+            ..spelled
+        },
+        Transport {
+            duration_as: DurationAs::Text,
+            ..spelled
+        },
+        Transport {
+            duration_as: DurationAs::Float,
+            ..spelled
+        },
+    ]);
     v
 }
 
@@ -3592,6 +3668,11 @@ fn input_1_malformed_parameters_get_100() {
         (Edge::CustomUserSettings, Defect::PsidMissing),
         (Edge::CustomUserSettings, Defect::MenuMalformed),
         (Edge::MessengerProfile, Defect::MenuMalformed),
+        (Edge::Messages, Defect::TextAndAttachment),
+        (Edge::Messages, Defect::RecipientBare),
+        (Edge::PassThreadControl, Defect::IdBoolean),
+        (Edge::TakeThreadControl, Defect::IdFloat),
+        (Edge::CustomUserSettings, Defect::IdObject),
     ];
     for (edge, defect) in cases {
         refused_call(
@@ -3706,6 +3787,107 @@ fn input_1_empty_ids_are_malformed() {
         pass(U, Some(AppRef::Unknown(String::new())), None),
         GraphError::INVALID,
         Rule::Input1,
+    );
+}
+
+#[test]
+fn input_1_ids_that_are_booleans_floats_or_objects_are_malformed() {
+    // Precise point 5: ids are non-empty strings or integers; `""`,
+    // booleans, floats and objects are 100, on every edge that has one
+    // (recipient.id, target_app_id, psid), before the PSID and the rules.
+    let mut st = page(3).primary(A0).build();
+    owned_by(&mut st, U, A0);
+    for defect in [
+        Defect::IdMalformed,
+        Defect::IdBoolean,
+        Defect::IdFloat,
+        Defect::IdObject,
+    ] {
+        for edge in [
+            Edge::Messages,
+            Edge::PassThreadControl,
+            Edge::TakeThreadControl,
+            Edge::ThreadOwner,
+            Edge::CustomUserSettings,
+        ] {
+            // A non-owner: a well-formed call would get 10 (or 2018164).
+            refused_call(
+                &mut st,
+                A2,
+                malformed(edge, defect),
+                GraphError::INVALID,
+                Rule::Input1,
+            );
+        }
+    }
+}
+
+#[test]
+fn input_1_a_bare_psid_is_a_recipient_only_for_thread_owner() {
+    // Precise point 5: `recipient` is an object or JSON text of one; only
+    // `thread_owner?recipient=` also takes a bare PSID.
+    let mut st = page(3).build();
+    owned_by(&mut st, U, A0);
+    for edge in [
+        Edge::Messages,
+        Edge::PassThreadControl,
+        Edge::TakeThreadControl,
+        Edge::RequestThreadControl,
+        Edge::ReleaseThreadControl,
+        Edge::ExtendThreadControl,
+    ] {
+        refused_call(
+            &mut st,
+            A1,
+            malformed(edge, Defect::RecipientBare),
+            GraphError::INVALID,
+            Rule::Input1,
+        );
+    }
+    let out = gr(&mut st, A1, owner_query(U));
+    expect(
+        &out,
+        owner_view(Some((None, (T0 + DAY) / 1000))),
+        vec![],
+        vec![],
+        Rule::Auth4,
+    );
+}
+
+#[test]
+fn input_1_text_and_attachment_together_are_refused() {
+    // Precise point 5: `message` is exactly one of the three shapes.
+    let mut st = page(2).build();
+    owned_by(&mut st, U, A0);
+    refused_call(
+        &mut st,
+        A0,
+        malformed(Edge::Messages, Defect::TextAndAttachment),
+        GraphError::INVALID,
+        Rule::Input1,
+    );
+    // Checked after the token and the proof, before the rules.
+    let st2 = &mut page(2).appsecret_proof(A1).build();
+    owned_by(st2, U, A0);
+    refused(
+        st2,
+        op_as(
+            Caller::Unknown,
+            Proof::Absent,
+            malformed(Edge::Messages, Defect::TextAndAttachment),
+        ),
+        GraphError::BAD_TOKEN,
+        Rule::Auth1,
+    );
+    refused(
+        st2,
+        op_as(
+            Caller::App(A1),
+            Proof::Absent,
+            malformed(Edge::Messages, Defect::TextAndAttachment),
+        ),
+        GraphError::INVALID,
+        Rule::Auth3,
     );
 }
 

@@ -341,6 +341,171 @@ async fn the_first_failing_check_answers() {
     w.check(&h).await;
 }
 
+/// The decided points of `wire.md`'s check 5, written by hand (no
+/// renderer): each refused form gets 400/100 with no subcode even on a
+/// known PSID, and each accepted spelling does what the plain call does.
+#[tokio::test(flavor = "multi_thread")]
+async fn decided_inputs_over_raw_http() {
+    let h = Harness::start().await;
+    let mut w = four_apps(&h.sink, "630007");
+    w.reset(&h).await;
+    w.user_message(&h, "1", "hi").await; // A0 (primary) owns "1"
+    let tok0 = w.token(A0).to_string();
+    let addr = h.server.addr;
+    let app3 = w.app_id(A3).to_string();
+    let json_post = |edge: &str, body: String| {
+        let target = format!("/v19.0/me/{edge}?access_token={tok0}");
+        async move {
+            raw_req(
+                addr,
+                "POST",
+                &target,
+                &[("Content-Type", "application/json")],
+                body.as_bytes(),
+            )
+            .await
+        }
+    };
+
+    // Refused: ids of the wrong kind, wherever an id goes.
+    for bad in ["true", "1.5", r#"{"id":"1"}"#] {
+        json_post(
+            "take_thread_control",
+            format!(r#"{{"recipient":{{"id":{bad}}}}}"#),
+        )
+        .await
+        .assert_graph_error(400, 100, None);
+        json_post(
+            "pass_thread_control",
+            format!(r#"{{"recipient":{{"id":"1"}},"target_app_id":{bad}}}"#),
+        )
+        .await
+        .assert_graph_error(400, 100, None);
+        json_post(
+            "custom_user_settings",
+            format!(
+                r#"{{"psid":{bad},"persistent_menu":[{{"locale":"default","call_to_actions":[]}}]}}"#
+            ),
+        )
+        .await
+        .assert_graph_error(400, 100, None);
+    }
+    // Refused: durations that are no integer, in JSON and in a form.
+    for bad in ["1.5", "true", "null", r#""abc""#] {
+        json_post(
+            "extend_thread_control",
+            format!(r#"{{"recipient":{{"id":"1"}},"duration":{bad}}}"#),
+        )
+        .await
+        .assert_graph_error(400, 100, None);
+    }
+    for bad in ["1.5", "abc", "true", ""] {
+        raw_req(
+            addr,
+            "POST",
+            &format!("/v19.0/me/extend_thread_control?access_token={tok0}"),
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            format!("recipient=%7B%22id%22%3A%221%22%7D&duration={bad}").as_bytes(),
+        )
+        .await
+        .assert_graph_error(400, 100, None);
+    }
+    // Refused: text and attachment together.
+    json_post(
+        "messages",
+        r#"{"recipient":{"id":"1"},"messaging_type":"RESPONSE","message":{"text":"x","attachment":{"type":"template","payload":{"template_type":"customer_feedback"}}}}"#.into(),
+    )
+    .await
+    .assert_graph_error(400, 100, None);
+    // Refused: a bare PSID is a recipient for thread_owner only.
+    for body in [r#"{"recipient":"1"}"#, r#"{"recipient":1}"#] {
+        json_post("release_thread_control", body.into())
+            .await
+            .assert_graph_error(400, 100, None);
+    }
+    // Refused: `[1]` on thread_owner is JSON, not a PSID (no 2018001).
+    raw_req(
+        addr,
+        "GET",
+        &format!("/v19.0/me/thread_owner?access_token={tok0}&recipient=%5B1%5D"),
+        &[],
+        b"",
+    )
+    .await
+    .assert_graph_error(400, 100, None);
+    // None of that changed anything.
+    w.check(&h).await;
+
+    // Accepted: duration as text in JSON, and as an integral float.
+    json_post(
+        "extend_thread_control",
+        r#"{"recipient":{"id":"1"},"duration":"3600"}"#.into(),
+    )
+    .await
+    .assert_ok();
+    w.sent_raw(extend(A0, "1", 3600));
+    json_post(
+        "extend_thread_control",
+        r#"{"recipient":{"id":1},"duration":7200.0}"#.into(),
+    )
+    .await
+    .assert_ok();
+    w.sent_raw(extend(A0, "1", 7200));
+    // Accepted: recipient as JSON text inside JSON, an unknown extra
+    // parameter, an explicit null inside message.
+    json_post(
+        "messages",
+        r#"{"recipient":"{\"id\":\"1\"}","messaging_type":"UPDATE","notify":{"x":[1]},"message":{"text":"t","attachment":null}}"#.into(),
+    )
+    .await
+    .assert_ok();
+    w.sent_raw(GraphOp::by(
+        A0,
+        Call::Send {
+            psid: "1".into(),
+            messaging_type: MessagingType::Update,
+            tag: None,
+            message: text("t"),
+        },
+    ));
+    // Accepted: a parameter in both query and body, the body's winning
+    // (the query's metadata would be echoed otherwise); target as integer.
+    let r = raw_req(
+        addr,
+        "POST",
+        &format!("/v19.0/me/pass_thread_control?access_token={tok0}&metadata=query"),
+        &[("Content-Type", "application/json")],
+        format!(r#"{{"recipient":{{"id":"1"}},"target_app_id":{app3},"metadata":"body"}}"#)
+            .as_bytes(),
+    )
+    .await;
+    assert_eq!(r.json(), json!({"success": true}));
+    w.sent_raw(pass(A0, "1", to_app(A3), Some("body")));
+    // Accepted: the token in the body beats a decoy in the query, the
+    // access_token parameter beats a decoy Authorization header.
+    let tok3 = w.token(A3).to_string();
+    let r = raw_req(
+        addr,
+        "POST",
+        "/v19.0/me/release_thread_control?access_token=decoy",
+        &[("Content-Type", "application/json")],
+        format!(r#"{{"recipient":{{"id":"1"}},"access_token":"{tok3}"}}"#).as_bytes(),
+    )
+    .await;
+    assert_eq!(r.json(), json!({"success": true}));
+    w.sent_raw(release(A3, "1"));
+    let r = raw_req(
+        addr,
+        "GET",
+        &format!("/v19.0/me/thread_owner?recipient=1&access_token={tok0}"),
+        &[("Authorization", "Bearer decoy")],
+        b"",
+    )
+    .await;
+    assert_eq!(r.json(), json!({"data": []}));
+    w.check(&h).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn proofs_in_query_or_body_any_case() {
     let h = Harness::start().await;

@@ -6,9 +6,9 @@
 //! answers the original.
 
 use baton::model::{
-    AppIx, AppRef, AppSpec, Call, Caller, Channel, Choice, Defect, Edge, Encoding, Event,
-    EventKind, GraphOp, Message, MessagingType, Op, PAGE_INBOX_APP_ID, Party, Proof, Setup, State,
-    TokenAt, Transport, UserEvent, apply,
+    AppIx, AppRef, AppSpec, Call, Caller, Channel, Choice, Defect, DurationAs, Edge, Encoding,
+    Event, EventKind, GraphOp, Message, MessagingType, Op, PAGE_INBOX_APP_ID, Party, Proof, Setup,
+    State, TokenAt, Transport, UserEvent, apply,
 };
 use baton::wire::{
     AppCredentials, PageCredentials, PageKeys, RawRequest, canonical, canonical_edge, decode_graph,
@@ -162,26 +162,45 @@ fn call() -> impl Strategy<Value = Call> {
 
 fn transport() -> impl Strategy<Value = Transport> {
     (
+        (
+            prop_oneof![
+                Just(Encoding::Json),
+                Just(Encoding::Form),
+                Just(Encoding::Query)
+            ],
+            prop_oneof![
+                Just(TokenAt::Query),
+                Just(TokenAt::Body),
+                Just(TokenAt::Bearer),
+                Just(TokenAt::OAuth)
+            ],
+            any::<bool>(),
+            any::<bool>(),
+        ),
+        // The accepted spellings of the precise points, each now and then.
+        prop::collection::vec(prop::bool::weighted(0.3), 7),
         prop_oneof![
-            Just(Encoding::Json),
-            Just(Encoding::Form),
-            Just(Encoding::Query)
+            3 => Just(DurationAs::Number),
+            1 => Just(DurationAs::Text),
+            1 => Just(DurationAs::Float),
         ],
-        prop_oneof![
-            Just(TokenAt::Query),
-            Just(TokenAt::Body),
-            Just(TokenAt::Bearer),
-            Just(TokenAt::OAuth)
-        ],
-        any::<bool>(),
-        any::<bool>(),
     )
-        .prop_map(|(encoding, token_at, page_node, unversioned)| Transport {
-            encoding,
-            token_at,
-            page_node,
-            unversioned,
-        })
+        .prop_map(
+            |((encoding, token_at, page_node, unversioned), f, duration_as)| Transport {
+                encoding,
+                token_at,
+                page_node,
+                unversioned,
+                decoy_token: f[0],
+                proof_upper: f[1],
+                decoy_param: f[2],
+                extra_param: f[3],
+                recipient_as_text: f[4],
+                ids_as_integers: f[5],
+                explicit_nulls: f[6],
+                duration_as,
+            },
+        )
 }
 
 fn graph_op() -> impl Strategy<Value = GraphOp> {
@@ -278,7 +297,14 @@ proptest! {
         let possible = !(op.transport.token_at == TokenAt::Body
             && op.transport.encoding == Encoding::Query);
         if posts && token && possible {
-            prop_assert_eq!(decode(&op, &page).transport, op.transport);
+            // The spellings have their own reach (`canonical` and the
+            // test `each_spelling_shows_where_it_can` below).
+            let got = decode(&op, &page).transport;
+            let t = op.transport;
+            prop_assert_eq!(
+                (got.encoding, got.token_at, got.page_node, got.unversioned),
+                (t.encoding, t.token_at, t.page_node, t.unversioned)
+            );
         }
     }
 
@@ -438,4 +464,412 @@ fn generated_cases_round_trip() {
             );
         }
     }
+}
+
+/// Each accepted spelling shows (the server observes it, and the request
+/// carries it in the bytes `wire.md` describes) on a call that can carry
+/// it, and is not claimed where the request cannot show it.
+#[test]
+fn each_spelling_shows_where_it_can() {
+    let apps = (0..2)
+        .map(|i| AppSpec {
+            app_id: format!("{}", 7001 + i),
+            name: format!("App {i}"),
+            human_agent: false,
+            require_appsecret_proof: i == 1,
+        })
+        .collect();
+    let page = Page {
+        setup: Setup::new("8080".into(), 0, apps, None).unwrap(),
+        creds: (0..2)
+            .map(|i| AppCredentials {
+                access_token: format!("EAA{i}"),
+                app_secret: format!("s{i}"),
+                webhook_url: String::new(),
+            })
+            .collect(),
+    };
+    let op = |caller: u8, call: Call, t: Transport| GraphOp {
+        caller: Caller::App(AppIx(caller)),
+        proof: if caller == 1 {
+            Proof::Right
+        } else {
+            Proof::Absent
+        },
+        call,
+        transport: t,
+    };
+    let take = |psid: &str| Call::Take {
+        psid: psid.into(),
+        metadata: None,
+    };
+    let extend = |d: i64| Call::Extend {
+        psid: "42".into(),
+        duration: d,
+    };
+    let text_of = |req: &baton::wire::HttpRequest| {
+        format!(
+            "{} {}",
+            req.path_and_query,
+            String::from_utf8_lossy(req.body.as_deref().unwrap_or_default())
+        )
+    };
+    // (operation, flag of the observed transport, must show, text the
+    // request must contain when it shows)
+    type Flag = fn(&Transport) -> bool;
+    let cases: Vec<(GraphOp, Flag, bool, &str)> = vec![
+        (
+            op(
+                0,
+                take("42"),
+                Transport {
+                    decoy_token: true,
+                    ..Transport::default()
+                },
+            ),
+            |t| t.decoy_token,
+            true,
+            "access_token=EAA0",
+        ),
+        (
+            op(
+                0,
+                take("42"),
+                Transport {
+                    decoy_token: true,
+                    token_at: TokenAt::Body,
+                    ..Transport::default()
+                },
+            ),
+            |t| t.decoy_token,
+            true,
+            "access_token=baton-decoy-token",
+        ),
+        (
+            op(
+                0,
+                take("42"),
+                Transport {
+                    decoy_token: true,
+                    token_at: TokenAt::Bearer,
+                    ..Transport::default()
+                },
+            ),
+            |t| t.decoy_token,
+            false,
+            "",
+        ),
+        (
+            op(
+                1,
+                take("42"),
+                Transport {
+                    proof_upper: true,
+                    ..Transport::default()
+                },
+            ),
+            |t| t.proof_upper,
+            true,
+            "appsecret_proof=",
+        ),
+        (
+            op(
+                0,
+                take("42"),
+                Transport {
+                    proof_upper: true,
+                    ..Transport::default()
+                },
+            ),
+            |t| t.proof_upper,
+            false,
+            "",
+        ),
+        (
+            op(
+                0,
+                take("42"),
+                Transport {
+                    decoy_param: true,
+                    ..Transport::default()
+                },
+            ),
+            |t| t.decoy_param,
+            true,
+            "recipient=baton-decoy",
+        ),
+        (
+            op(
+                0,
+                Call::ThreadOwner { psid: "42".into() },
+                Transport {
+                    decoy_param: true,
+                    ..Transport::default()
+                },
+            ),
+            |t| t.decoy_param,
+            false,
+            "",
+        ),
+        (
+            op(
+                0,
+                Call::SecondaryReceivers,
+                Transport {
+                    extra_param: true,
+                    ..Transport::default()
+                },
+            ),
+            |t| t.extra_param,
+            true,
+            "baton_extra=",
+        ),
+        (
+            op(
+                0,
+                take("42"),
+                Transport {
+                    recipient_as_text: true,
+                    ..Transport::default()
+                },
+            ),
+            |t| t.recipient_as_text,
+            true,
+            r#""recipient":"{\"id\":\"42\"}""#,
+        ),
+        (
+            op(
+                0,
+                Call::ThreadOwner { psid: "42".into() },
+                Transport {
+                    recipient_as_text: true,
+                    ..Transport::default()
+                },
+            ),
+            |t| t.recipient_as_text,
+            true,
+            "recipient=%7B%22id%22%3A%2242%22%7D",
+        ),
+        (
+            op(
+                0,
+                take("42"),
+                Transport {
+                    recipient_as_text: true,
+                    encoding: Encoding::Form,
+                    ..Transport::default()
+                },
+            ),
+            |t| t.recipient_as_text,
+            false,
+            "",
+        ),
+        (
+            op(
+                0,
+                take("42"),
+                Transport {
+                    ids_as_integers: true,
+                    ..Transport::default()
+                },
+            ),
+            |t| t.ids_as_integers,
+            true,
+            r#""recipient":{"id":42}"#,
+        ),
+        (
+            op(
+                0,
+                Call::Pass {
+                    psid: "x".into(),
+                    target: Some(AppRef::App(AppIx(1))),
+                    metadata: None,
+                },
+                Transport {
+                    ids_as_integers: true,
+                    ..Transport::default()
+                },
+            ),
+            |t| t.ids_as_integers,
+            true,
+            r#""target_app_id":7002"#,
+        ),
+        (
+            op(
+                0,
+                take("0042"),
+                Transport {
+                    ids_as_integers: true,
+                    ..Transport::default()
+                },
+            ),
+            |t| t.ids_as_integers,
+            false,
+            "",
+        ),
+        (
+            op(
+                0,
+                take("42"),
+                Transport {
+                    explicit_nulls: true,
+                    ..Transport::default()
+                },
+            ),
+            |t| t.explicit_nulls,
+            true,
+            r#""metadata":null"#,
+        ),
+        (
+            op(
+                0,
+                Call::Release { psid: "42".into() },
+                Transport {
+                    explicit_nulls: true,
+                    ..Transport::default()
+                },
+            ),
+            |t| t.explicit_nulls,
+            false,
+            "",
+        ),
+        (
+            op(
+                0,
+                Call::Send {
+                    psid: "42".into(),
+                    messaging_type: MessagingType::Response,
+                    tag: Some("x".into()),
+                    message: Message::Text {
+                        text: "hi".into(),
+                        quick_replies: None,
+                    },
+                },
+                Transport {
+                    explicit_nulls: true,
+                    ..Transport::default()
+                },
+            ),
+            |t| t.explicit_nulls,
+            true,
+            r#""attachment":null"#,
+        ),
+        (
+            op(
+                0,
+                extend(3600),
+                Transport {
+                    duration_as: DurationAs::Text,
+                    ..Transport::default()
+                },
+            ),
+            |t| t.duration_as == DurationAs::Text,
+            true,
+            r#""duration":"3600""#,
+        ),
+        (
+            op(
+                0,
+                extend(3600),
+                Transport {
+                    duration_as: DurationAs::Float,
+                    ..Transport::default()
+                },
+            ),
+            |t| t.duration_as == DurationAs::Float,
+            true,
+            r#""duration":3600.0"#,
+        ),
+        (
+            op(
+                0,
+                extend(i64::MAX),
+                Transport {
+                    duration_as: DurationAs::Float,
+                    ..Transport::default()
+                },
+            ),
+            |t| t.duration_as == DurationAs::Float,
+            false,
+            "",
+        ),
+        (
+            op(
+                0,
+                extend(3600),
+                Transport {
+                    duration_as: DurationAs::Text,
+                    encoding: Encoding::Form,
+                    ..Transport::default()
+                },
+            ),
+            |t| t.duration_as == DurationAs::Text,
+            false,
+            "",
+        ),
+    ];
+    for (op, flag, shows, needle) in cases {
+        let req = render_graph(&op, &page.setup, &page.creds);
+        let got = decode(&op, &page);
+        assert_eq!(got, canonical(&op, &page.setup, &page.creds), "{op}");
+        assert_eq!(got.call, op.call, "{op}");
+        assert_eq!(flag(&got.transport), shows, "{op}: {:?}", got.transport);
+        if shows {
+            let text = text_of(&req);
+            assert!(text.contains(needle), "{op}: {needle} not in {text}");
+        }
+    }
+}
+
+/// The specific defects of the precise points survive the wire as such,
+/// in every encoding (where JSON types are needed, JSON is forced).
+#[test]
+fn the_new_defects_round_trip_in_every_encoding() {
+    let apps = vec![AppSpec {
+        app_id: "7001".into(),
+        name: "App".into(),
+        human_agent: false,
+        require_appsecret_proof: false,
+    }];
+    let page = Page {
+        setup: Setup::new("8080".into(), 0, apps, None).unwrap(),
+        creds: vec![AppCredentials {
+            access_token: "EAA0".into(),
+            app_secret: "s0".into(),
+            webhook_url: String::new(),
+        }],
+    };
+    let defects = [
+        Defect::IdBoolean,
+        Defect::IdFloat,
+        Defect::IdObject,
+        Defect::DurationFloat,
+        Defect::DurationBool,
+        Defect::DurationNull,
+        Defect::TextAndAttachment,
+        Defect::RecipientBare,
+    ];
+    let mut shown = 0;
+    for defect in defects {
+        for &edge in Edge::ALL {
+            if !defect_applies(edge, defect) {
+                continue;
+            }
+            for encoding in [Encoding::Json, Encoding::Form, Encoding::Query] {
+                let op = GraphOp {
+                    caller: Caller::App(AppIx(0)),
+                    proof: Proof::Absent,
+                    call: Call::Malformed { edge, defect },
+                    transport: Transport {
+                        encoding,
+                        ..Transport::default()
+                    },
+                };
+                let got = decode(&op, &page);
+                assert_eq!(got.call, op.call, "{defect:?} on {edge:?} in {encoding:?}");
+                shown += 1;
+            }
+        }
+    }
+    assert!(shown >= 8 * 3, "{shown}");
 }

@@ -323,8 +323,8 @@ fn offers_of(stage: &Stage, c: &Playing) -> Offers {
     offers
 }
 
-fn fresh(stage: &Stage, script: Option<Vec<Op>>, seed: u64, max: usize) -> Playing {
-    let mut rng = SplitMix64::new(seed);
+fn fresh(stage: &Stage, script: Option<Vec<Op>>, rng: SplitMix64, max: usize) -> Playing {
+    let mut rng = rng;
     let len = match &script {
         Some(ops) => ops.len(),
         None => rng.range(1, max.max(1) as u32) as usize,
@@ -509,7 +509,7 @@ impl Replayer for Alone<'_> {
         }
         let primary = case.setup.setup.primary;
         set_roles(self.stage, primary).await?;
-        let p = fresh(self.stage, Some(case.ops.clone()), 0, 1);
+        let p = fresh(self.stage, Some(case.ops.clone()), SplitMix64::new(0), 1);
         let outcomes = play_batch(self.stage, &self.weights, vec![p], primary).await?;
         Ok(outcomes.first().and_then(divergence))
     }
@@ -681,7 +681,7 @@ pub async fn certify(cfg: CertifyConfig) -> Result<RunReport, RunError> {
                     fresh(
                         &stage,
                         None,
-                        cfg.seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                        crate::generate::case_rng(cfg.seed, i, 0xA99),
                         cfg.max_stimuli,
                     )
                 })

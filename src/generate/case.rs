@@ -56,10 +56,20 @@ impl Case {
     }
 }
 
+/// The random stream of case `index` of the run with `seed` (`salt` tells
+/// kinds of case apart). The seed and number are mixed through one
+/// SplitMix64 step first: SplitMix64 advances its state by a fixed
+/// increment, so streams started at `seed ^ index * increment` would be the
+/// same stream shifted, and a run's cases would replay each other's draws.
+pub fn case_rng(seed: u64, index: u64, salt: u64) -> SplitMix64 {
+    let mixed = SplitMix64::new(seed ^ salt ^ index.wrapping_mul(0xD6E8_FEB8_6659_FD93)).next_u64();
+    SplitMix64::new(mixed)
+}
+
 /// The case with number `index` of the run with `seed`: independent of
 /// which worker plays it, so a seed names the same cases on every machine.
 pub fn nth_case(seed: u64, index: u64, cfg: &GenConfig, max_steps: usize) -> Case {
-    let mut rng = SplitMix64::new(seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut rng = case_rng(seed, index, 0);
     let steps = rng.range(1, max_steps.max(1) as u32) as usize;
     let (setup, ops) = case(&mut rng, cfg, CASE_PAGE_ID, steps);
     Case::new(setup, ops)
@@ -71,7 +81,7 @@ pub fn nth_case(seed: u64, index: u64, cfg: &GenConfig, max_steps: usize) -> Cas
 /// release the thread and open every branch with a take, to race for an
 /// idle thread.
 pub fn nth_concurrent_case(seed: u64, index: u64, cfg: &GenConfig, max_steps: usize) -> Case {
-    let mut rng = SplitMix64::new(seed ^ index.wrapping_mul(0xD6E8_FEB8_6659_FD93) ^ 0xC0C0);
+    let mut rng = case_rng(seed, index, 0xC0C0);
     let steps = rng.range(1, (max_steps / 2).clamp(1, 20) as u32) as usize;
     let (setup, mut ops) = case(&mut rng, cfg, CASE_PAGE_ID, steps);
     let mut st = State::new(setup.setup.clone());
@@ -296,6 +306,22 @@ mod tests {
             nth_concurrent_case(1, 5, &cfg, 40),
             nth_concurrent_case(1, 5, &cfg, 40)
         );
+    }
+
+    /// Neighbouring cases do not share draws (a stream shifted by one or two
+    /// draws would).
+    #[test]
+    fn case_streams_are_independent() {
+        let draws = |i: u64| -> Vec<u64> {
+            let mut r = case_rng(1, i, 0);
+            (0..50).map(|_| r.next_u64()).collect()
+        };
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..200 {
+            for d in draws(i) {
+                assert!(seen.insert(d), "case {i} repeats a draw of an earlier case");
+            }
+        }
     }
 
     #[test]

@@ -12,8 +12,12 @@
 mod case;
 pub mod entropy;
 mod ops;
+pub mod points;
 pub mod stimuli;
 
-pub use case::{CASE_PAGE_ID, Case, branches, nth_case, nth_concurrent_case};
+pub use case::{CASE_PAGE_ID, Case, branches, case_rng, nth_case, nth_concurrent_case};
 pub use entropy::{Bytes, Entropy, SplitMix64, Tape};
-pub use ops::{CaseSetup, DEFECTS, GenConfig, START_MS, Weights, case, next_op, setup};
+pub use ops::{
+    CaseSetup, DEFECTS, GenConfig, START_MS, Weights, case, code_points, next_op, setup,
+};
+pub use points::Point;

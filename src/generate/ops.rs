@@ -3,9 +3,10 @@
 
 use super::entropy::Entropy;
 use crate::model::{
-    AppIx, AppRef, AppSpec, Call, Caller, Choice, DAY_MS, Defect, Edge, Encoding, Family, GraphOp,
-    HUMAN_AGENT_TAG, InboxAction, MAX_EXTEND_S, Message, MessagingType, MsgRef, Op, Party, Proof,
-    Setup, State, TokenAt, Transport, UserEvent,
+    AppIx, AppRef, AppSpec, Call, Caller, Choice, DAY_MS, Defect, DurationAs, Edge, Encoding,
+    Family, Folder, GraphOp, HUMAN_AGENT_TAG, InboxAction, MAX_EXTEND_S, MAX_METADATA_CHARS,
+    MAX_TEXT_CHARS, Message, MessagingType, MsgRef, Op, Party, Proof, Setup, State, TokenAt,
+    Transport, UserEvent,
 };
 use serde::{Deserialize, Serialize};
 
@@ -58,8 +59,8 @@ impl Default for Weights {
             inbox: 5,
             clock: 7,
             roles: 2,
-            invalid: 4,
-            malformed: 3,
+            invalid: 5,
+            malformed: 5,
         }
     }
 }
@@ -155,7 +156,9 @@ pub struct GenConfig {
     /// Percent of cases with a primary receiver.
     pub primary_percent: u32,
     /// Percent of calls with a non-default transport (encoding, token
-    /// location, node, version prefix).
+    /// location, node, version prefix, and now and then one of the accepted
+    /// spellings of `wire.md`'s precise points). Zero sends every call
+    /// plainly.
     pub transport_percent: u32,
     pub weights: Weights,
 }
@@ -277,6 +280,19 @@ struct Gen<'a> {
 const TEXTS: &[&str] = &["hi", "help please", "order 42", "thanks", "é ünïcode ✓"];
 const METADATA: &[&str] = &["m", "", "handing over", "{\"ticket\":7}"];
 
+/// A string of exactly `n` code points (`n >= 8`) whose bytes, UTF-16 units
+/// and grapheme clusters all number differently from `n`: mostly ASCII (so
+/// requests stay small), with two- and four-byte characters and combining
+/// accents. Whoever counts anything but code points gets the boundary
+/// wrong.
+pub fn code_points(n: usize) -> String {
+    const TAIL: &str = "e\u{301}é😀u\u{308}✓"; // 8 code points, 5 graphemes
+    let mut s = "m".repeat(n - TAIL.chars().count());
+    s.push_str(TAIL);
+    debug_assert_eq!(s.chars().count(), n);
+    s
+}
+
 impl Gen<'_> {
     fn n_apps(&self) -> u32 {
         self.st.setup.apps.len() as u32
@@ -332,29 +348,74 @@ impl Gen<'_> {
         }
     }
 
+    /// Mostly short metadata (`""` included); now and then exactly at the
+    /// limit or one code point over it (INPUT-1).
     fn metadata(&self, e: &mut impl Entropy) -> Option<String> {
-        e.chance(60).then(|| e.pick(METADATA).to_string())
+        if !e.chance(60) {
+            return None;
+        }
+        let refusing = self.cfg.weights.invalid > 0;
+        Some(match e.below(16) {
+            0 => code_points(MAX_METADATA_CHARS),
+            1 if refusing => code_points(MAX_METADATA_CHARS + 1),
+            _ => e.pick(METADATA).to_string(),
+        })
     }
 
     fn text(&self, e: &mut impl Entropy) -> String {
         e.pick(TEXTS).to_string()
     }
 
-    fn transport(&self, e: &mut impl Entropy) -> Transport {
-        if !e.chance(self.cfg.transport_percent) {
-            return Transport::default();
+    /// A text message's text: mostly ordinary, sometimes on either side of
+    /// the 1 ..= 2000 code point range.
+    fn message_text(&self, e: &mut impl Entropy) -> String {
+        if !e.chance(12) {
+            return self.text(e);
         }
-        Transport {
-            encoding: *e.pick(&[Encoding::Json, Encoding::Form, Encoding::Query]),
-            token_at: *e.pick(&[
+        let refusing = self.cfg.weights.invalid > 0;
+        match e.below(4) {
+            0 => "✓".to_string(),
+            1 => code_points(MAX_TEXT_CHARS),
+            2 if refusing => code_points(MAX_TEXT_CHARS + 1),
+            3 if refusing => String::new(),
+            _ => self.text(e),
+        }
+    }
+
+    /// How `call` goes on the wire: plain, or (`transport_percent` of the
+    /// time) another encoding, token place, node or version prefix, each
+    /// accepted spelling of the precise points now and then.
+    fn transport(&self, e: &mut impl Entropy, call: &Call) -> Transport {
+        let pct = self.cfg.transport_percent;
+        let mut t = Transport::default();
+        if e.chance(pct) {
+            t.encoding = *e.pick(&[Encoding::Json, Encoding::Form, Encoding::Query]);
+            t.token_at = *e.pick(&[
                 TokenAt::Query,
                 TokenAt::Body,
                 TokenAt::Bearer,
                 TokenAt::OAuth,
-            ]),
-            page_node: e.chance(50),
-            unversioned: e.chance(30),
+            ]);
+            t.page_node = e.chance(50);
+            t.unversioned = e.chance(30);
         }
+        // The spellings, drawn apart from the encoding so that the JSON-only
+        // ones come with the (default) JSON body most of the time.
+        if e.chance(pct) {
+            t.decoy_token = e.chance(25);
+            t.proof_upper = e.chance(25);
+            t.decoy_param = e.chance(25);
+            t.extra_param = e.chance(25);
+            t.recipient_as_text = e.chance(25);
+            t.ids_as_integers = e.chance(25);
+            t.explicit_nulls = e.chance(25);
+        }
+        // Extensions are few: give their spellings of `duration` a chance
+        // of their own.
+        if matches!(call, Call::Extend { .. }) && pct > 0 && e.chance(15) {
+            t.duration_as = *e.pick(&[DurationAs::Text, DurationAs::Float]);
+        }
+        t
     }
 
     /// A well-formed call by `app`, with the proof its configuration needs.
@@ -364,16 +425,58 @@ impl Gen<'_> {
             Proof::Absent if e.chance(10) => Proof::Right,
             p => p,
         };
+        let transport = self.transport(e, &call);
         Op::Graph(GraphOp {
             caller: Caller::App(app),
             proof,
             call,
-            transport: self.transport(e),
+            transport,
         })
     }
 
+    /// A PSID the page has never heard from (for calls that must fail on it).
+    fn unknown_psid(&self, e: &mut impl Entropy) -> String {
+        format!("9{}", 100 + e.below(900))
+    }
+
+    /// A well-formed call's kind, with `percent` chance, putting out a value
+    /// just out of range instead (when refused calls are on at all).
+    fn out_of_range(&self, e: &mut impl Entropy, percent: u32) -> bool {
+        self.cfg.weights.invalid > 0 && e.chance(percent)
+    }
+
+    /// A well-formed call's kind, with `percent` chance, putting out one of
+    /// its edge's decoding defects instead (when malformed calls are on).
+    fn defective(&self, e: &mut impl Entropy, percent: u32) -> bool {
+        self.cfg.weights.malformed > 0 && e.chance(percent)
+    }
+
+    /// A malformed call on `edge` showing one of `defects`.
+    fn malformed_on(&self, e: &mut impl Entropy, edge: Edge, defects: &[Defect]) -> Op {
+        let defect = *e.pick(defects);
+        let app = self.any_app(e);
+        self.graph(e, app, Call::Malformed { edge, defect })
+    }
+
+    /// The PSID for a user event: sometimes one whose thread is in the
+    /// `done` folder (INBOX-4: a new message moves it back to `main`).
+    fn psid_for_user(&self, e: &mut impl Entropy) -> String {
+        let done: Vec<&String> = self
+            .st
+            .threads
+            .iter()
+            .filter(|(_, t)| t.folder == Folder::Done)
+            .map(|(p, _)| p)
+            .collect();
+        if !done.is_empty() && e.chance(25) {
+            (*e.pick(&done)).clone()
+        } else {
+            e.pick(self.psids).clone()
+        }
+    }
+
     fn user_message(&self, e: &mut impl Entropy) -> Op {
-        let psid = e.pick(self.psids).clone();
+        let psid = self.psid_for_user(e);
         let quick_reply = e.chance(20).then(|| format!("qr{}", e.below(3)));
         Op::User(UserEvent::Message {
             psid,
@@ -383,7 +486,7 @@ impl Gen<'_> {
     }
 
     fn ad_entry(&self, e: &mut impl Entropy) -> Op {
-        let psid = e.pick(self.psids).clone();
+        let psid = self.psid_for_user(e);
         let app = AppRef::App(self.any_app(e));
         Op::User(UserEvent::AdEntry {
             psid,
@@ -410,36 +513,63 @@ impl Gen<'_> {
         let (psid, i, buttons) = *e.pick(&targets);
         let b = e.pick(buttons);
         let title = e.chance(30).then(|| "tapped".to_string());
+        let (psid, message, payload) = match e.below(12) {
+            // Control-API errors (control-api.md): a PSID the page never
+            // heard from, a message id the transcript does not hold, a
+            // payload the message has no button for.
+            0 => (self.unknown_psid(e), MsgRef::Nth(0), b.payload.clone()),
+            1 => (
+                psid.clone(),
+                MsgRef::Unknown("m_unknown".into()),
+                b.payload.clone(),
+            ),
+            2 => (psid.clone(), MsgRef::Nth(i as u32), "NO_SUCH_BUTTON".into()),
+            _ => (psid.clone(), MsgRef::Nth(i as u32), b.payload.clone()),
+        };
         Op::User(UserEvent::Postback {
-            psid: psid.clone(),
-            message: MsgRef::Nth(i as u32),
-            payload: b.payload.clone(),
+            psid,
+            message,
+            payload,
             title,
         })
     }
 
     fn menu_pick(&self, e: &mut impl Entropy) -> Op {
-        let psid = self.known_psid(e);
+        let psid = if e.chance(6) {
+            // A control-API error: the page never heard from this PSID.
+            self.unknown_psid(e)
+        } else {
+            self.known_psid(e)
+        };
         let menu = self
             .st
             .thread(&psid)
             .and_then(|t| t.user_menu.as_ref())
             .or(self.st.page_menu.as_ref());
+        let title = e.chance(25).then(|| "picked".to_string());
         match menu {
-            Some(m) if !m.items.is_empty() => {
+            // The payload is not checked against the menu: one it does not
+            // have is accepted (and titled "" when no title is given).
+            Some(m) if !m.items.is_empty() && !e.chance(20) => {
                 let item = e.pick(&m.items);
                 Op::User(UserEvent::Menu {
                     psid,
                     payload: item.payload.clone(),
-                    title: None,
+                    title,
                 })
             }
             Some(_) => Op::User(UserEvent::Menu {
                 psid,
                 payload: "MENU_X".into(),
-                title: Some("x".into()),
+                title,
             }),
-            None => self.page_menu(e),
+            // No menu in force is a control-API error; mostly set one first.
+            None if self.st.threads.contains_key(&psid) && !e.chance(10) => self.page_menu(e),
+            None => Op::User(UserEvent::Menu {
+                psid,
+                payload: "MENU_X".into(),
+                title,
+            }),
         }
     }
 
@@ -473,12 +603,31 @@ impl Gen<'_> {
     }
 
     fn send(&self, e: &mut impl Entropy) -> Op {
+        if self.defective(e, 5) {
+            use Defect as D;
+            let defects = [
+                D::MessagingTypeMissing,
+                D::MessagingTypeUnknown,
+                D::MessageMissing,
+                D::MessageMalformed,
+                D::TextAndAttachment,
+                D::RecipientBare,
+            ];
+            return self.malformed_on(e, Edge::Messages, &defects);
+        }
         let psid = self.known_psid(e);
         let app = self.owner_or_other(e, &psid, 60);
         let message = match e.weighted(&[6, 2, 2]) {
             Some(0) => Message::Text {
-                text: self.text(e),
-                quick_replies: e.chance(15).then(|| self.choices(e, "Q")),
+                text: self.message_text(e),
+                // When present, quick replies must not be empty (INPUT-1).
+                quick_replies: e.chance(15).then(|| {
+                    if self.out_of_range(e, 12) {
+                        Vec::new()
+                    } else {
+                        self.choices(e, "Q")
+                    }
+                }),
             },
             Some(1) => {
                 let prefix = format!("B{}", app.0);
@@ -491,14 +640,28 @@ impl Gen<'_> {
                 title: e.chance(70).then(|| "How did we do?".to_string()),
             },
         };
-        let (messaging_type, tag) = match e.weighted(&[10, 2, 4, 1]) {
+        let human_agent = || Some(HUMAN_AGENT_TAG.to_string());
+        // A survey with the tag by an approved app is delivered at once
+        // even to a thread another owns (HA-1 over SURVEY-1): tag surveys
+        // more often.
+        let survey = matches!(message, Message::Survey { .. });
+        let untagged = u32::from(self.cfg.weights.invalid > 0);
+        let tagged = if survey { 16 } else { 8 };
+        let (messaging_type, tag) = match e.weighted(&[20, 4, tagged, 2, 1, untagged]) {
             Some(0) => (MessagingType::Response, None),
             Some(1) => (MessagingType::Update, None),
-            Some(2) => (MessagingType::MessageTag, Some(HUMAN_AGENT_TAG.to_string())),
-            _ => (
+            Some(2) => (MessagingType::MessageTag, human_agent()),
+            Some(3) => (
                 MessagingType::MessageTag,
                 Some("ACCOUNT_UPDATE".to_string()),
             ),
+            // The tag counts only with MESSAGE_TAG: an ordinary send.
+            Some(4) => (
+                *e.pick(&[MessagingType::Response, MessagingType::Update]),
+                human_agent(),
+            ),
+            // MESSAGE_TAG needs a tag (INPUT-1).
+            _ => (MessagingType::MessageTag, None),
         };
         self.graph(
             e,
@@ -513,6 +676,17 @@ impl Gen<'_> {
     }
 
     fn pass(&self, e: &mut impl Entropy) -> Op {
+        if self.defective(e, 5) {
+            use Defect as D;
+            let defects = [
+                D::IdMalformed,
+                D::IdBoolean,
+                D::IdFloat,
+                D::IdObject,
+                D::MetadataNotString,
+            ];
+            return self.malformed_on(e, Edge::PassThreadControl, &defects);
+        }
         let psid = self.known_psid(e);
         let app = self.owner_or_other(e, &psid, 70);
         let target = match e.weighted(&[6, 2, 2, 1]) {
@@ -561,13 +735,42 @@ impl Gen<'_> {
     }
 
     fn extend(&self, e: &mut impl Entropy) -> Op {
+        if self.defective(e, 12) {
+            use Defect as D;
+            let defects = [
+                D::DurationMissing,
+                D::DurationNotInteger,
+                D::DurationFloat,
+                D::DurationBool,
+                D::DurationNull,
+            ];
+            return self.malformed_on(e, Edge::ExtendThreadControl, &defects);
+        }
         let psid = self.known_psid(e);
         let app = self.owner_or_other(e, &psid, 80);
-        let duration = *e.pick(&[MAX_EXTEND_S, MAX_EXTEND_S - 1, 86_400, 3_600, 1, 172_800]);
+        let duration = if self.out_of_range(e, 10) {
+            // Just outside 1 ..= 604 800 (EXP-3).
+            *e.pick(&[0, MAX_EXTEND_S + 1])
+        } else {
+            *e.pick(&[MAX_EXTEND_S, MAX_EXTEND_S - 1, 86_400, 3_600, 1, 172_800])
+        };
         self.graph(e, app, Call::Extend { psid, duration })
     }
 
     fn thread_owner(&self, e: &mut impl Entropy) -> Op {
+        if self.defective(e, 8) {
+            // `[1]` is JSON there: a malformed recipient, not a PSID.
+            use Defect as D;
+            let defects = [
+                D::RecipientMalformed,
+                D::RecipientMissing,
+                D::IdMalformed,
+                D::IdBoolean,
+                D::IdFloat,
+                D::IdObject,
+            ];
+            return self.malformed_on(e, Edge::ThreadOwner, &defects);
+        }
         let psid = self.known_psid(e);
         let app = self.any_app(e);
         self.graph(e, app, Call::ThreadOwner { psid })
@@ -589,6 +792,18 @@ impl Gen<'_> {
     }
 
     fn user_menu(&self, e: &mut impl Entropy) -> Op {
+        if self.defective(e, 8) {
+            use Defect as D;
+            let defects = [
+                D::PsidMissing,
+                D::IdMalformed,
+                D::IdBoolean,
+                D::IdFloat,
+                D::IdObject,
+                D::MenuMalformed,
+            ];
+            return self.malformed_on(e, Edge::CustomUserSettings, &defects);
+        }
         let psid = self.known_psid(e);
         let app = self.owner_or_other(e, &psid, 60);
         let call = if e.chance(75) {
@@ -603,7 +818,12 @@ impl Gen<'_> {
     }
 
     fn inbox(&self, e: &mut impl Entropy) -> Op {
-        let psid = self.known_psid(e);
+        let psid = if e.chance(6) {
+            // A control-API error: the page never heard from this PSID.
+            self.unknown_psid(e)
+        } else {
+            self.known_psid(e)
+        };
         let action = match e.below(3) {
             0 => InboxAction::MoveToMain,
             1 => InboxAction::Reply {
@@ -625,7 +845,17 @@ impl Gen<'_> {
             .filter(|t| t.owner.is_some())
             .map(|t| t.deadline_ms)
             .collect();
-        let advance_ms = if !deadlines.is_empty() && e.chance(70) {
+        // Threads holding surveys: their lapse delivers them (SURVEY-1).
+        let holding: Vec<u64> = self
+            .st
+            .threads
+            .values()
+            .filter(|t| t.owner.is_some() && !t.held.is_empty())
+            .map(|t| t.deadline_ms)
+            .collect();
+        let advance_ms = if !holding.is_empty() && e.chance(30) {
+            (*e.pick(&holding)).saturating_sub(now)
+        } else if !deadlines.is_empty() && e.chance(70) {
             let d = *e.pick(&deadlines);
             let offset: i64 = *e.pick(&[-1, 0, 1, -1000, 1000]);
             (d as i64 - now as i64 + offset).max(0) as u64
@@ -656,8 +886,8 @@ impl Gen<'_> {
             0 => Op::Graph(GraphOp {
                 caller: Caller::Missing,
                 proof: Proof::Absent,
+                transport: self.transport(e, &call),
                 call,
-                transport: self.transport(e),
             }),
             1 => Op::Graph(GraphOp {
                 caller: Caller::Empty,
@@ -668,21 +898,34 @@ impl Gen<'_> {
             2 => Op::Graph(GraphOp {
                 caller: Caller::Unknown,
                 proof: Proof::Absent,
+                transport: self.transport(e, &call),
                 call,
-                transport: self.transport(e),
             }),
             3 => {
+                // Mostly an app that requires a proof (AUTH-3), sometimes
+                // one that does not (the proof is then ignored).
+                let requiring: Vec<AppIx> = self
+                    .st
+                    .setup
+                    .app_ixs()
+                    .filter(|a| self.st.setup.app(*a).require_appsecret_proof)
+                    .collect();
+                let app = if !requiring.is_empty() && e.chance(70) {
+                    *e.pick(&requiring)
+                } else {
+                    app
+                };
                 let proof = *e.pick(&[Proof::Absent, Proof::Wrong]);
                 Op::Graph(GraphOp {
                     caller: Caller::App(app),
                     proof,
+                    transport: self.transport(e, &call),
                     call,
-                    transport: self.transport(e),
                 })
             }
             4 => {
                 let call = Call::Release {
-                    psid: format!("9{}", 100 + e.below(900)),
+                    psid: self.unknown_psid(e),
                 };
                 self.graph(e, app, call)
             }
@@ -738,7 +981,18 @@ const RECIPIENT: &[Edge] = &[
     Edge::ThreadOwner,
 ];
 
-/// Each defect the generator produces, with the edges it makes sense on.
+/// Where ids are: `recipient.id` (messages, take, thread_owner),
+/// `target_app_id` (pass), `psid` (custom_user_settings).
+const IDS: &[Edge] = &[
+    Edge::Messages,
+    Edge::PassThreadControl,
+    Edge::ThreadOwner,
+    Edge::CustomUserSettings,
+];
+
+/// Each defect the generator produces, with the edges it makes sense on
+/// (an entry may repeat a defect, to give an edge that shows a decided
+/// point of its own a fair share).
 pub const DEFECTS: &[(Defect, &[Edge])] = &[
     (Defect::BadPath, POSTS),
     (Defect::WrongNode, POSTS),
@@ -750,18 +1004,18 @@ pub const DEFECTS: &[(Defect, &[Edge])] = &[
     (Defect::BodyNotJson, POSTS),
     (Defect::RecipientMissing, RECIPIENT),
     (Defect::RecipientMalformed, RECIPIENT),
-    (
-        Defect::IdMalformed,
-        &[
-            Edge::PassThreadControl,
-            Edge::TakeThreadControl,
-            Edge::Messages,
-        ],
-    ),
+    // `thread_owner?recipient=[1]` is a decided point of its own.
+    (Defect::RecipientMalformed, &[Edge::ThreadOwner]),
+    (Defect::RecipientBare, POSTS),
+    (Defect::IdMalformed, IDS),
+    (Defect::IdBoolean, IDS),
+    (Defect::IdFloat, IDS),
+    (Defect::IdObject, IDS),
     (Defect::MessagingTypeMissing, &[Edge::Messages]),
     (Defect::MessagingTypeUnknown, &[Edge::Messages]),
     (Defect::MessageMissing, &[Edge::Messages]),
     (Defect::MessageMalformed, &[Edge::Messages]),
+    (Defect::TextAndAttachment, &[Edge::Messages]),
     (
         Defect::MetadataNotString,
         &[
@@ -772,6 +1026,9 @@ pub const DEFECTS: &[(Defect, &[Edge])] = &[
     ),
     (Defect::DurationMissing, &[Edge::ExtendThreadControl]),
     (Defect::DurationNotInteger, &[Edge::ExtendThreadControl]),
+    (Defect::DurationFloat, &[Edge::ExtendThreadControl]),
+    (Defect::DurationBool, &[Edge::ExtendThreadControl]),
+    (Defect::DurationNull, &[Edge::ExtendThreadControl]),
     (Defect::PsidMissing, &[Edge::CustomUserSettings]),
     (
         Defect::MenuMalformed,
@@ -816,6 +1073,70 @@ mod tests {
             "only {:.0}% of generated steps succeed",
             share * 100.0
         );
+    }
+
+    #[test]
+    fn every_defect_is_generated_on_edges_that_show_it() {
+        // `DEFECTS` stays in step with `Defect::ALL` and the renderer.
+        for d in Defect::ALL {
+            let listed = DEFECTS.iter().any(|(x, _)| x == d);
+            assert_eq!(listed, *d != Defect::Other, "{d:?}");
+        }
+        for (d, edges) in DEFECTS {
+            for e in *edges {
+                assert!(crate::wire::defect_applies(*e, *d), "{d:?} on {e:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn boundary_strings_count_code_points_not_bytes() {
+        for n in [MAX_METADATA_CHARS, MAX_METADATA_CHARS + 1, MAX_TEXT_CHARS] {
+            let s = code_points(n);
+            assert_eq!(s.chars().count(), n);
+            assert!(s.len() > n, "bytes");
+            assert!(s.encode_utf16().count() > n, "UTF-16 units");
+            // Combining accents: fewer user-perceived characters.
+            assert!(s.contains('\u{301}') && s.contains('\u{308}'));
+        }
+    }
+
+    #[test]
+    fn without_invalid_and_malformed_kinds_no_refused_input_is_drawn() {
+        // The boundary values and defects drawn by the well-formed kinds
+        // follow the `invalid` and `malformed` weights.
+        let mut cfg = GenConfig::default();
+        cfg.weights.invalid = 0;
+        cfg.weights.malformed = 0;
+        for seed in 0..300 {
+            let (_, ops) = case(&mut SplitMix64::new(seed), &cfg, "p1", 40);
+            for op in &ops {
+                let Op::Graph(g) = op else { continue };
+                let bad = match &g.call {
+                    Call::Malformed { .. } => true,
+                    Call::Extend { duration, .. } => !(1..=MAX_EXTEND_S).contains(duration),
+                    Call::Pass { metadata, .. }
+                    | Call::Take { metadata, .. }
+                    | Call::Request { metadata, .. } => metadata
+                        .as_ref()
+                        .is_some_and(|m| m.chars().count() > MAX_METADATA_CHARS),
+                    Call::Send {
+                        messaging_type,
+                        tag,
+                        message,
+                        ..
+                    } => {
+                        (*messaging_type == MessagingType::MessageTag && tag.is_none())
+                            || matches!(message, Message::Text { text, quick_replies }
+                                if text.is_empty()
+                                    || text.chars().count() > MAX_TEXT_CHARS
+                                    || quick_replies.as_ref().is_some_and(Vec::is_empty))
+                    }
+                    _ => false,
+                };
+                assert!(!bad, "seed {seed}: {op}");
+            }
+        }
     }
 
     #[test]

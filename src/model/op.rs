@@ -234,9 +234,16 @@ impl Proof {
     }
 }
 
-/// How a call is put on the wire. The model ignores it (every encoding means
-/// the same); it is part of the operation so that a counterexample replays
-/// byte for byte, and so the shrinker can simplify it.
+/// How a call is put on the wire. The model ignores it (every encoding and
+/// every accepted spelling means the same); it is part of the operation so
+/// that a counterexample replays byte for byte, and so the shrinker can
+/// simplify it.
+///
+/// The fields after `unversioned` are the accepted spellings of `wire.md`'s
+/// precise points. Each applies only where the request can show it (the
+/// renderer's `canonical` says where); every one defaults to the plain
+/// spelling and is left out of the JSON when plain, so counterexamples
+/// written before these fields existed load unchanged.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Transport {
     #[serde(default)]
@@ -249,11 +256,65 @@ pub struct Transport {
     /// Leave out the `vNN.N` path prefix.
     #[serde(default)]
     pub unversioned: bool,
+    /// A second, unknown token where it must lose: in the query beside a
+    /// token in the body (the body wins), or in an `Authorization` header
+    /// beside an `access_token` parameter (the parameter wins).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub decoy_token: bool,
+    /// `appsecret_proof` in upper-case hex (hex is read in any case).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub proof_upper: bool,
+    /// One parameter also in the query, with a wrong value: the body wins.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub decoy_param: bool,
+    /// An extra parameter no edge knows (ignored).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub extra_param: bool,
+    /// `recipient` as JSON text of the object: inside a JSON body (a form
+    /// or query always carries it so), and on `thread_owner` instead of
+    /// the bare PSID.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub recipient_as_text: bool,
+    /// Ids made of decimal digits (`recipient.id`, `target_app_id`,
+    /// `psid`) as JSON integers wherever the value keeps its JSON type.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub ids_as_integers: bool,
+    /// Absent optional parameters, and the absent parts of `message`, as
+    /// explicit JSON `null` (a JSON body only).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub explicit_nulls: bool,
+    /// How `duration` is written in a JSON body.
+    #[serde(default, skip_serializing_if = "DurationAs::is_number")]
+    pub duration_as: DurationAs,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Transport {
     pub fn is_default(&self) -> bool {
         *self == Transport::default()
+    }
+}
+
+/// The spellings of an integer `duration` in a JSON body (form and query
+/// values are always text).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DurationAs {
+    /// `3600`.
+    #[default]
+    Number,
+    /// `"3600"`.
+    Text,
+    /// `3600.0`.
+    Float,
+}
+
+impl DurationAs {
+    fn is_number(&self) -> bool {
+        *self == DurationAs::Number
     }
 }
 
@@ -364,7 +425,8 @@ pub enum Call {
     /// `POST release_thread_control`.
     Release { psid: Psid },
     /// `POST extend_thread_control`; `duration` in seconds as an integer
-    /// (a non-integer duration is [`Defect::DurationNotInteger`]).
+    /// (one that is not an integer is a [`Defect`], see
+    /// [`Defect::is_duration_not_integer`]).
     Extend { psid: Psid, duration: i64 },
     /// `GET thread_owner`.
     ThreadOwner { psid: Psid },
@@ -448,6 +510,9 @@ pub enum Stage {
 
 /// Ways a request can be malformed. The reference server reports what its
 /// decoder found as one of these; the driver knows how to produce each.
+///
+/// Variants are only ever added (counterexamples name them by their JSON
+/// name), so the newer ones come after `Other`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Defect {
@@ -462,18 +527,19 @@ pub enum Defect {
     /// The body is neither JSON nor a form.
     BodyNotJson,
     RecipientMissing,
-    /// `recipient` is not an object with a usable `id`.
+    /// `recipient` is not an object with a usable `id` (`[1]`, `{}`).
     RecipientMalformed,
-    /// An id is `""`, a boolean, a float or an object.
+    /// An id is `""` (or a value of a kind no other id defect names, such
+    /// as an array).
     IdMalformed,
     MessagingTypeMissing,
     MessagingTypeUnknown,
     MessageMissing,
-    /// `message` is not exactly one of text, buttons and survey.
+    /// `message` is none of text, buttons and survey (`{}`).
     MessageMalformed,
     MetadataNotString,
     DurationMissing,
-    /// `duration` is `1.5`, `"abc"`, `true` or `null`.
+    /// `duration` is text that is no number (`"abc"`).
     DurationNotInteger,
     /// `custom_user_settings` without `psid`.
     PsidMissing,
@@ -481,6 +547,22 @@ pub enum Defect {
     MenuMalformed,
     /// Anything else the decoder refused.
     Other,
+    /// An id is a boolean.
+    IdBoolean,
+    /// An id is a number with a fraction (`1.5`).
+    IdFloat,
+    /// An id is an object.
+    IdObject,
+    /// `duration` is a number with a fraction (`1.5`, or its text).
+    DurationFloat,
+    /// `duration` is a boolean.
+    DurationBool,
+    /// `duration` is JSON `null` (where null does not mean absent).
+    DurationNull,
+    /// `message` has both `text` and `attachment`.
+    TextAndAttachment,
+    /// `recipient` is a bare PSID on an edge other than `thread_owner`.
+    RecipientBare,
 }
 
 impl Defect {
@@ -504,6 +586,14 @@ impl Defect {
         Defect::PsidMissing,
         Defect::MenuMalformed,
         Defect::Other,
+        Defect::IdBoolean,
+        Defect::IdFloat,
+        Defect::IdObject,
+        Defect::DurationFloat,
+        Defect::DurationBool,
+        Defect::DurationNull,
+        Defect::TextAndAttachment,
+        Defect::RecipientBare,
     ];
 
     pub fn stage(self) -> Stage {
@@ -512,6 +602,18 @@ impl Defect {
             Defect::WrongNode | Defect::UnknownEdge | Defect::WrongMethod => Stage::Route,
             _ => Stage::Params,
         }
+    }
+
+    /// Whether the defect is a `duration` that is not an integer: EXP-3
+    /// names it besides INPUT-1.
+    pub fn is_duration_not_integer(self) -> bool {
+        matches!(
+            self,
+            Defect::DurationNotInteger
+                | Defect::DurationFloat
+                | Defect::DurationBool
+                | Defect::DurationNull
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -534,6 +636,14 @@ impl Defect {
             Defect::PsidMissing => "psid_missing",
             Defect::MenuMalformed => "menu_malformed",
             Defect::Other => "other",
+            Defect::IdBoolean => "id_boolean",
+            Defect::IdFloat => "id_float",
+            Defect::IdObject => "id_object",
+            Defect::DurationFloat => "duration_float",
+            Defect::DurationBool => "duration_bool",
+            Defect::DurationNull => "duration_null",
+            Defect::TextAndAttachment => "text_and_attachment",
+            Defect::RecipientBare => "recipient_bare",
         }
     }
 }
@@ -800,11 +910,23 @@ impl fmt::Display for GraphOp {
                 TokenAt::OAuth => "oauth",
             };
             write!(f, " [{enc}, token in {tok}")?;
-            if t.page_node {
-                f.write_str(", page node")?;
-            }
-            if t.unversioned {
-                f.write_str(", unversioned")?;
+            let flags = [
+                (t.page_node, ", page node"),
+                (t.unversioned, ", unversioned"),
+                (t.decoy_token, ", decoy token"),
+                (t.proof_upper, ", proof in upper case"),
+                (t.decoy_param, ", decoy param in query"),
+                (t.extra_param, ", extra param"),
+                (t.recipient_as_text, ", recipient as text"),
+                (t.ids_as_integers, ", ids as integers"),
+                (t.explicit_nulls, ", explicit nulls"),
+                (t.duration_as == DurationAs::Text, ", duration as text"),
+                (t.duration_as == DurationAs::Float, ", duration as float"),
+            ];
+            for (on, what) in flags {
+                if on {
+                    f.write_str(what)?;
+                }
             }
             f.write_str("]")?;
         }
@@ -916,6 +1038,79 @@ mod tests {
             "unknown-token release_thread_control psid 3 wrong-proof [form, token in bearer]"
         );
         assert_eq!(Op::Clock { advance_ms: 5 }.to_string(), "clock +5ms");
+        let op = Op::Graph(GraphOp {
+            caller: Caller::App(AppIx(0)),
+            proof: Proof::Right,
+            call: Call::Extend {
+                psid: "1".into(),
+                duration: 3600,
+            },
+            transport: Transport {
+                decoy_token: true,
+                proof_upper: true,
+                duration_as: DurationAs::Text,
+                ..Default::default()
+            },
+        });
+        assert_eq!(
+            op.to_string(),
+            "app 0 extend_thread_control psid 1 duration 3600 proof \
+             [json, token in query, decoy token, proof in upper case, duration as text]"
+        );
+    }
+
+    #[test]
+    fn transports_without_the_spellings_serialize_as_before() {
+        // A transport written before the spelling fields existed loads,
+        // and a plain one writes no spelling field.
+        let old = r#"{"encoding":"form","token_at":"bearer","page_node":true,"unversioned":false}"#;
+        let t: Transport = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            t,
+            Transport {
+                encoding: Encoding::Form,
+                token_at: TokenAt::Bearer,
+                page_node: true,
+                ..Transport::default()
+            }
+        );
+        assert_eq!(serde_json::to_string(&t).unwrap(), old);
+        let spelled = Transport {
+            ids_as_integers: true,
+            duration_as: DurationAs::Float,
+            ..Transport::default()
+        };
+        let json = serde_json::to_string(&spelled).unwrap();
+        assert!(
+            json.ends_with(r#""ids_as_integers":true,"duration_as":"float"}"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<Transport>(&json).unwrap(), spelled);
+    }
+
+    #[test]
+    fn defects_have_distinct_names_and_the_new_ones_are_parameters() {
+        let names: std::collections::BTreeSet<&str> =
+            Defect::ALL.iter().map(|d| d.as_str()).collect();
+        assert_eq!(names.len(), Defect::ALL.len());
+        for d in Defect::ALL {
+            let json = serde_json::to_string(d).unwrap();
+            assert_eq!(json, format!("\"{}\"", d.as_str()));
+        }
+        for d in [
+            Defect::IdBoolean,
+            Defect::IdFloat,
+            Defect::IdObject,
+            Defect::DurationFloat,
+            Defect::DurationBool,
+            Defect::DurationNull,
+            Defect::TextAndAttachment,
+            Defect::RecipientBare,
+        ] {
+            assert_eq!(d.stage(), Stage::Params);
+        }
+        assert!(Defect::DurationNull.is_duration_not_integer());
+        assert!(!Defect::DurationMissing.is_duration_not_integer());
     }
 
     #[test]

@@ -11,12 +11,12 @@
 //! passes such values through untouched.
 
 use super::http::AppCredentials;
-use super::params::{Params, id_text, integer, looks_structured, name_list, present, structured};
+use super::params::{Params, duration, id, looks_structured, name_list, present, structured};
 use super::request::{RawRequest, TokenFound};
 use super::sign::check_appsecret_proof;
 use crate::model::{
-    AppIx, AppRef, Call, Caller, Choice, Defect, Edge, GraphOp, Message, MessagingType, Proof,
-    Setup, TokenAt, Transport,
+    AppIx, AppRef, Call, Caller, Choice, Defect, DurationAs, Edge, Encoding, GraphOp, Message,
+    MessagingType, Proof, Setup, TokenAt, Transport,
 };
 use serde_json::Value;
 
@@ -84,7 +84,7 @@ pub fn decode_graph(req: &RawRequest, page: Option<&dyn PageCredentials>) -> Gra
         (Some(_), ..) => Proof::Wrong,
     };
     let call = decode_path_and_call(req, page);
-    let transport = Transport {
+    let mut transport = Transport {
         encoding: req.encoding,
         token_at: match &req.token {
             TokenFound::None => TokenAt::default(),
@@ -92,13 +92,75 @@ pub fn decode_graph(req: &RawRequest, page: Option<&dyn PageCredentials>) -> Gra
         },
         page_node: req.path.as_ref().is_ok_and(|p| p.node != "me"),
         unversioned: req.path.as_ref().is_ok_and(|p| p.version.is_none()),
+        decoy_token: req.losing_token,
+        proof_upper: req.proof.as_deref().is_some_and(upper_hex),
+        ..Transport::default()
     };
+    if let (false, Ok(params)) = (matches!(call, Call::Malformed { .. }), &req.params) {
+        observe_spellings(&mut transport, req, call.edge(), params);
+    }
     GraphOp {
         caller,
         proof,
         call,
         transport,
     }
+}
+
+/// Hex written in upper case: some `A`–`F`, no `a`–`f`.
+fn upper_hex(s: &str) -> bool {
+    s.bytes().any(|b| (b'A'..=b'F').contains(&b)) && !s.bytes().any(|b| (b'a'..=b'f').contains(&b))
+}
+
+/// The parameters every edge reads (credentials aside); anything else is
+/// an extra parameter, ignored.
+fn known_params(edge: Edge) -> &'static [&'static str] {
+    match edge {
+        Edge::Messages => &["recipient", "messaging_type", "tag", "message"],
+        Edge::PassThreadControl => &["recipient", "target_app_id", "metadata"],
+        Edge::TakeThreadControl | Edge::RequestThreadControl => &["recipient", "metadata"],
+        Edge::ReleaseThreadControl | Edge::ThreadOwner => &["recipient"],
+        Edge::ExtendThreadControl => &["recipient", "duration"],
+        Edge::SecondaryReceivers => &["fields"],
+        Edge::MessengerProfile => &["persistent_menu", "fields"],
+        Edge::CustomUserSettings => &["psid", "persistent_menu", "params"],
+    }
+}
+
+/// Records which accepted spellings a well-formed call's parameters used
+/// (`wire.md`, precise point 5). None of them changes the call.
+fn observe_spellings(t: &mut Transport, req: &RawRequest, edge: Edge, params: &Params) {
+    let json = req.encoding == Encoding::Json;
+    t.decoy_param = req.shadowed_param;
+    t.extra_param = params
+        .keys()
+        .any(|k| !known_params(edge).contains(&k.as_str()));
+    let recipient = params.get("recipient");
+    t.recipient_as_text = match (edge, recipient) {
+        (Edge::ThreadOwner, Some(Value::String(s))) => looks_structured(s),
+        (_, Some(Value::String(_))) => json,
+        _ => false,
+    };
+    let recipient_id_is_number = recipient
+        .and_then(structured)
+        .is_some_and(|r| matches!(r.get("id"), Some(Value::Number(_))));
+    let number = |k: &str| matches!(params.get(k), Some(Value::Number(_)));
+    t.ids_as_integers = recipient_id_is_number || number("target_app_id") || number("psid");
+    let has_null = |o: &serde_json::Map<String, Value>| o.values().any(Value::is_null);
+    let message = params.get("message").and_then(Value::as_object);
+    let payload = message
+        .and_then(|m| m.get("attachment"))
+        .and_then(|a| a.get("payload"))
+        .and_then(Value::as_object);
+    t.explicit_nulls = json
+        && (has_null(params) || message.is_some_and(has_null) || payload.is_some_and(has_null));
+    t.duration_as = match (edge, params.get("duration")) {
+        (Edge::ExtendThreadControl, Some(Value::String(_))) if json => DurationAs::Text,
+        (Edge::ExtendThreadControl, Some(Value::Number(n))) if json && n.is_f64() => {
+            DurationAs::Float
+        }
+        _ => DurationAs::Number,
+    };
 }
 
 fn decode_path_and_call(req: &RawRequest, page: Option<&dyn PageCredentials>) -> Call {
@@ -205,7 +267,7 @@ pub fn decode_call(method: &str, edge: &str, params: &Params) -> Result<Call, De
             let psid = recipient(params, false)?;
             let target = match present(params, "target_app_id") {
                 None => None,
-                Some(v) => Some(AppRef::Unknown(id_text(v).ok_or(Defect::IdMalformed)?)),
+                Some(v) => Some(AppRef::Unknown(id(v)?)),
             };
             Call::Pass {
                 psid,
@@ -229,7 +291,7 @@ pub fn decode_call(method: &str, edge: &str, params: &Params) -> Result<Call, De
             let duration = match params.get("duration") {
                 None => return Err(Defect::DurationMissing),
                 // Unlike elsewhere, an explicit null is a wrong value here.
-                Some(v) => integer(v).ok_or(Defect::DurationNotInteger)?,
+                Some(v) => duration(v)?,
             };
             Call::Extend { psid, duration }
         }
@@ -277,31 +339,30 @@ pub fn resolve_apps(call: Call, setup: &Setup) -> Call {
 }
 
 /// `recipient`: an object with an `id`, or JSON text of one. With `bare`
-/// (`thread_owner`), also the PSID itself, as text or as a number.
+/// (`thread_owner`), also the PSID itself, as text or as a number; on the
+/// other edges a bare PSID is [`Defect::RecipientBare`].
 fn recipient(params: &Params, bare: bool) -> Result<String, Defect> {
     let v = present(params, "recipient").ok_or(Defect::RecipientMissing)?;
-    if bare {
-        match v {
-            Value::String(s) if !looks_structured(s) => {
-                return id_text(v).ok_or(Defect::IdMalformed);
-            }
-            Value::Number(_) => return id_text(v).ok_or(Defect::IdMalformed),
-            _ => {}
-        }
+    let bare_psid = match v {
+        Value::String(s) => !looks_structured(s),
+        Value::Number(_) => true,
+        _ => false,
+    };
+    if bare && bare_psid {
+        return id(v);
     }
     let obj = match structured(v) {
         Some(Value::Null) => return Err(Defect::RecipientMissing),
         Some(Value::Object(o)) => o,
+        _ if bare_psid => return Err(Defect::RecipientBare),
         _ => return Err(Defect::RecipientMalformed),
     };
-    let id = present(&obj, "id").ok_or(Defect::RecipientMalformed)?;
-    id_text(id).ok_or(Defect::IdMalformed)
+    id(present(&obj, "id").ok_or(Defect::RecipientMalformed)?)
 }
 
 /// `psid` of `custom_user_settings`.
 fn psid(params: &Params) -> Result<String, Defect> {
-    let v = present(params, "psid").ok_or(Defect::PsidMissing)?;
-    id_text(v).ok_or(Defect::IdMalformed)
+    id(present(params, "psid").ok_or(Defect::PsidMissing)?)
 }
 
 /// `metadata`: absent, or a string (`""` included).
@@ -382,7 +443,8 @@ fn message(v: &Value) -> Result<Message, Defect> {
                 _ => Err(bad),
             }
         }
-        _ => Err(bad),
+        (Some(_), Some(_)) => Err(Defect::TextAndAttachment),
+        (None, None) => Err(bad),
     }
 }
 
@@ -490,21 +552,33 @@ mod tests {
             post("take_thread_control", json!({})),
             Err(Defect::RecipientMissing)
         );
-        for bad in [json!("12"), json!(12), json!([1]), json!("{x"), json!({})] {
+        for bad in [
+            json!([1]),
+            json!("{x"),
+            json!({}),
+            json!(true),
+            json!("[1]"),
+        ] {
             assert_eq!(take(bad.clone()), Err(Defect::RecipientMalformed), "{bad}");
         }
+        // Only thread_owner takes a bare PSID.
+        for bare in [json!("12"), json!(12), json!("abc")] {
+            assert_eq!(take(bare.clone()), Err(Defect::RecipientBare), "{bare}");
+        }
         assert_eq!(take(json!({"id": null})), Err(Defect::RecipientMalformed));
-        for bad in [
-            json!(""),
-            json!(true),
-            json!(1.5),
-            json!(2.0),
-            json!({"x": 1}),
+        for (bad, defect) in [
+            (json!(""), Defect::IdMalformed),
+            (json!([]), Defect::IdMalformed),
+            (json!(true), Defect::IdBoolean),
+            (json!(1.5), Defect::IdFloat),
+            (json!(2.0), Defect::IdFloat),
+            (json!({"x": 1}), Defect::IdObject),
         ] {
+            assert_eq!(take(json!({ "id": bad })), Err(defect), "{bad}");
             assert_eq!(
-                take(json!({ "id": bad })),
-                Err(Defect::IdMalformed),
-                "{bad}"
+                take(json!(json!({ "id": bad }).to_string())),
+                Err(defect),
+                "{bad} as JSON text"
             );
         }
     }
@@ -554,11 +628,14 @@ mod tests {
         assert_eq!(pass(json!({"target_app_id": null})), ok(None, None));
         assert_eq!(pass(json!({"target_app_id": "55"})), ok(Some("55"), None));
         assert_eq!(pass(json!({"target_app_id": 55})), ok(Some("55"), None));
-        for bad in [json!(""), json!(false), json!(5.5), json!({}), json!([])] {
-            assert_eq!(
-                pass(json!({ "target_app_id": bad })),
-                Err(Defect::IdMalformed)
-            );
+        for (bad, defect) in [
+            (json!(""), Defect::IdMalformed),
+            (json!([]), Defect::IdMalformed),
+            (json!(false), Defect::IdBoolean),
+            (json!(5.5), Defect::IdFloat),
+            (json!({}), Defect::IdObject),
+        ] {
+            assert_eq!(pass(json!({ "target_app_id": bad })), Err(defect));
         }
         assert_eq!(pass(json!({"metadata": ""})), ok(None, Some("")));
         assert_eq!(pass(json!({"metadata": null})), ok(None, None));
@@ -598,14 +675,15 @@ mod tests {
         assert_eq!(extend(Some(json!(604801))), ok(604801));
         assert_eq!(extend(Some(json!("1e30"))), ok(i64::MAX));
         assert_eq!(extend(None), Err(Defect::DurationMissing));
-        for bad in [
-            json!(1.5),
-            json!("abc"),
-            json!(true),
-            json!(null),
-            json!(""),
+        for (bad, defect) in [
+            (json!(1.5), Defect::DurationFloat),
+            (json!("1.5"), Defect::DurationFloat),
+            (json!("abc"), Defect::DurationNotInteger),
+            (json!(""), Defect::DurationNotInteger),
+            (json!(true), Defect::DurationBool),
+            (json!(null), Defect::DurationNull),
         ] {
-            assert_eq!(extend(Some(bad)), Err(Defect::DurationNotInteger));
+            assert_eq!(extend(Some(bad)), Err(defect));
         }
     }
 
@@ -727,8 +805,6 @@ mod tests {
             json!([]),
             json!("hi"),
             json!({"text": 5}),
-            json!({"text": "a", "attachment": {"type": "template", "payload": {
-                "template_type": "customer_feedback"}}}),
             json!({"text": "a", "quick_replies": {}}),
             json!({"text": "a", "quick_replies": [{"title": "A", "payload": "a"}]}),
             json!({"text": "a", "quick_replies": [{"content_type": "text", "title": "A"}]}),
@@ -747,6 +823,11 @@ mod tests {
         ] {
             assert_eq!(msg(bad.clone()), Err(Defect::MessageMalformed), "{bad}");
         }
+        // Text and attachment together: exactly one shape is allowed.
+        let both = json!({"text": "a", "attachment": {"type": "template", "payload": {
+            "template_type": "customer_feedback"}}});
+        assert_eq!(msg(both.clone()), Err(Defect::TextAndAttachment));
+        assert_eq!(msg(json!(both.to_string())), Err(Defect::TextAndAttachment));
     }
 
     #[test]
@@ -974,7 +1055,8 @@ mod tests {
                 encoding: Encoding::Form,
                 token_at: TokenAt::Bearer,
                 page_node: true,
-                unversioned: false
+                unversioned: false,
+                ..Transport::default()
             }
         );
 

@@ -9,6 +9,7 @@
 //! never does. That single rule is what makes `recipient={"id":"1"}` (form)
 //! and `"recipient":{"id":"1"}` (JSON) mean the same.
 
+use crate::model::Defect;
 use serde_json::{Map, Value};
 
 /// Request parameters: JSON values by name (form and query values as strings).
@@ -72,6 +73,49 @@ pub(crate) fn id_text(v: &Value) -> Option<String> {
         Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
         _ => None,
     }
+}
+
+/// An id, or the defect that names what is wrong with it: `""` (and
+/// arrays, which no rule names) [`Defect::IdMalformed`], a boolean
+/// [`Defect::IdBoolean`], a number with a fraction [`Defect::IdFloat`], an
+/// object [`Defect::IdObject`].
+pub(crate) fn id(v: &Value) -> Result<String, Defect> {
+    id_text(v).ok_or(match v {
+        Value::Bool(_) => Defect::IdBoolean,
+        Value::Number(_) => Defect::IdFloat,
+        Value::Object(_) => Defect::IdObject,
+        _ => Defect::IdMalformed,
+    })
+}
+
+/// Whether an id is written the way a JSON integer prints: decimal digits,
+/// no leading zero, within `u64`. Only such an id survives being sent as a
+/// number (`"0012"` would come back as `"12"`).
+pub(crate) fn integer_id(s: &str) -> Option<u64> {
+    s.parse::<u64>().ok().filter(|n| n.to_string() == s)
+}
+
+/// `duration`: an integer ([`integer`]), or the defect naming what it is
+/// instead: a number with a fraction, or text of one
+/// ([`Defect::DurationFloat`]), a boolean ([`Defect::DurationBool`]),
+/// `null` ([`Defect::DurationNull`]), anything else
+/// ([`Defect::DurationNotInteger`]).
+pub(crate) fn duration(v: &Value) -> Result<i64, Defect> {
+    if let Some(i) = integer(v) {
+        return Ok(i);
+    }
+    Err(match v {
+        Value::Null => Defect::DurationNull,
+        Value::Bool(_) => Defect::DurationBool,
+        Value::Number(_) => Defect::DurationFloat,
+        Value::String(s)
+            if s.trim() == s
+                && matches!(serde_json::from_str::<Value>(s), Ok(Value::Number(_))) =>
+        {
+            Defect::DurationFloat
+        }
+        _ => Defect::DurationNotInteger,
+    })
 }
 
 /// An integer given as a JSON number or as text of one. Integral floats
@@ -170,6 +214,43 @@ mod tests {
             json!([]),
         ] {
             assert_eq!(id_text(&bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn id_defects() {
+        assert_eq!(id(&json!("7")), Ok("7".into()));
+        assert_eq!(id(&json!(7)), Ok("7".into()));
+        assert_eq!(id(&json!("")), Err(Defect::IdMalformed));
+        assert_eq!(id(&json!([])), Err(Defect::IdMalformed));
+        assert_eq!(id(&json!(true)), Err(Defect::IdBoolean));
+        assert_eq!(id(&json!(1.5)), Err(Defect::IdFloat));
+        assert_eq!(id(&json!(2.0)), Err(Defect::IdFloat));
+        assert_eq!(id(&json!({"id": "1"})), Err(Defect::IdObject));
+        assert_eq!(integer_id("1001"), Some(1001));
+        assert_eq!(integer_id("0"), Some(0));
+        for no in ["0012", "", "-3", "1.0", "abc", "99999999999999999999999"] {
+            assert_eq!(integer_id(no), None, "{no}");
+        }
+    }
+
+    #[test]
+    fn duration_defects() {
+        assert_eq!(duration(&json!(3600)), Ok(3600));
+        assert_eq!(duration(&json!("3600")), Ok(3600));
+        assert_eq!(duration(&json!(3600.0)), Ok(3600));
+        assert_eq!(duration(&json!(1.5)), Err(Defect::DurationFloat));
+        assert_eq!(duration(&json!("1.5")), Err(Defect::DurationFloat));
+        assert_eq!(duration(&json!(true)), Err(Defect::DurationBool));
+        assert_eq!(duration(&json!(null)), Err(Defect::DurationNull));
+        for other in [
+            json!("abc"),
+            json!(""),
+            json!(" 1.5"),
+            json!("true"),
+            json!([1]),
+        ] {
+            assert_eq!(duration(&other), Err(Defect::DurationNotInteger), "{other}");
         }
     }
 

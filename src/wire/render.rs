@@ -15,12 +15,12 @@
 //! the model assumed.
 
 use super::http::AppCredentials;
-use super::params::{Params, encode_form, looks_structured};
+use super::params::{Params, encode_form, integer_id, looks_structured};
 use super::request::HttpRequest;
 use super::sign::appsecret_proof;
 use crate::model::{
-    AppRef, Call, Caller, Choice, Defect, Edge, Encoding, GraphOp, Message, PAGE_INBOX_APP_ID,
-    Proof, Setup, TokenAt, Transport,
+    AppRef, Call, Caller, Choice, Defect, DurationAs, Edge, Encoding, GraphOp, Message,
+    PAGE_INBOX_APP_ID, Proof, Setup, TokenAt, Transport,
 };
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
@@ -33,6 +33,13 @@ pub const UNKNOWN_EDGE: &str = "conversations";
 const DEFECT_PSID: &str = "1";
 /// The token sent for [`Caller::Unknown`] (made longer if it ever clashed).
 const BOGUS_TOKEN: &str = "baton-unknown-token";
+/// The losing token of [`Transport::decoy_token`] (made longer if it ever
+/// clashed).
+const DECOY_TOKEN: &str = "baton-decoy-token";
+/// The wrong value of [`Transport::decoy_param`], in the query.
+pub const DECOY_VALUE: &str = "baton-decoy";
+/// The parameter of [`Transport::extra_param`]: no edge knows it.
+pub const EXTRA_PARAM: &str = "baton_extra";
 
 /// The request for `op` against the page of `setup`, whose apps hold
 /// `creds` (in setup order).
@@ -54,7 +61,16 @@ pub fn render_graph(op: &GraphOp, setup: &Setup, creds: &[AppCredentials]) -> Ht
 /// * the call: an empty PSID or `target_app_id` is
 ///   [`Defect::IdMalformed`]; a target is resolved against the setup; a
 ///   malformed call's edge is [`canonical_edge`];
-/// * the transport: what the request actually used.
+/// * the transport: what the request actually used. Each accepted spelling
+///   counts only where the request can show it: the parameter spellings
+///   only on a call that decodes well-formed; `decoy_token` only beside a
+///   non-empty token in the query or the body; `proof_upper` only with a
+///   proof; `decoy_param` only with a body; `recipient_as_text` and
+///   `explicit_nulls` in a JSON body (`recipient_as_text` also on
+///   `thread_owner`, and always there for a PSID that reads as JSON);
+///   `ids_as_integers` only where an id is digits without a leading zero
+///   and keeps its JSON type; `duration_as` in a JSON body, and `Float`
+///   only up to 2^53.
 pub fn canonical(op: &GraphOp, setup: &Setup, creds: &[AppCredentials]) -> GraphOp {
     let caller = effective_caller(op.caller, setup, creds);
     let proof = match (op.proof, caller) {
@@ -114,15 +130,19 @@ pub fn defect_applies(edge: Edge, defect: Defect) -> bool {
         UnknownEdge => edge == Messages,
         BadPath | WrongNode | WrongMethod | BodyNotJson => true,
         RecipientMissing | RecipientMalformed => recipient_edge,
-        IdMalformed => recipient_edge || edge == CustomUserSettings,
-        MessagingTypeMissing | MessagingTypeUnknown | MessageMissing | MessageMalformed | Other => {
-            edge == Messages
+        RecipientBare => recipient_edge && edge != ThreadOwner,
+        IdMalformed | IdBoolean | IdFloat | IdObject => {
+            recipient_edge || edge == CustomUserSettings
         }
+        MessagingTypeMissing | MessagingTypeUnknown | MessageMissing | MessageMalformed
+        | TextAndAttachment | Other => edge == Messages,
         MetadataNotString => matches!(
             edge,
             PassThreadControl | TakeThreadControl | RequestThreadControl
         ),
-        DurationMissing | DurationNotInteger => edge == ExtendThreadControl,
+        DurationMissing | DurationNotInteger | DurationFloat | DurationBool | DurationNull => {
+            edge == ExtendThreadControl
+        }
         PsidMissing => edge == CustomUserSettings,
         MenuMalformed => matches!(edge, MessengerProfile | CustomUserSettings),
     }
@@ -136,7 +156,11 @@ pub fn canonical_edge(edge: Edge, defect: Defect) -> Edge {
     }
     match defect {
         Defect::MetadataNotString => Edge::PassThreadControl,
-        Defect::DurationMissing | Defect::DurationNotInteger => Edge::ExtendThreadControl,
+        Defect::DurationMissing
+        | Defect::DurationNotInteger
+        | Defect::DurationFloat
+        | Defect::DurationBool
+        | Defect::DurationNull => Edge::ExtendThreadControl,
         Defect::PsidMissing => Edge::CustomUserSettings,
         Defect::MenuMalformed => Edge::MessengerProfile,
         _ => Edge::Messages,
@@ -171,7 +195,7 @@ struct Shape {
 }
 
 fn render(op: &GraphOp, setup: &Setup, creds: &[AppCredentials]) -> (HttpRequest, Transport) {
-    let shape = match &op.call {
+    let mut shape = match &op.call {
         Call::Malformed { edge, defect } => defect_shape(canonical_edge(*edge, *defect), *defect),
         call => call_shape(call, setup),
     };
@@ -187,18 +211,26 @@ fn render(op: &GraphOp, setup: &Setup, creds: &[AppCredentials]) -> (HttpRequest
         (Twist::Garbage, ..) | (_, true, _) | (_, _, Encoding::Query) => None,
         (_, false, e) => Some(e),
     };
+    // The accepted spellings of the parameters, on a call the server will
+    // decode as well-formed only (a defect must stay the first problem).
+    let spelled = if decodes_well_formed(&op.call, setup) {
+        spell(&mut shape.params, &op.call, &t, body_enc)
+    } else {
+        Spelled::default()
+    };
 
     // The token and where it goes.
     let caller = effective_caller(op.caller, setup, creds);
+    let unused = |base: &str| {
+        let mut tok = base.to_string();
+        while creds.iter().any(|c| c.access_token == tok) {
+            tok.push('x');
+        }
+        tok
+    };
     let token = match caller {
         Caller::App(a) => Some(creds[a.index()].access_token.clone()),
-        Caller::Unknown => {
-            let mut bogus = BOGUS_TOKEN.to_string();
-            while creds.iter().any(|c| c.access_token == bogus) {
-                bogus.push('x');
-            }
-            Some(bogus)
-        }
+        Caller::Unknown => Some(unused(BOGUS_TOKEN)),
         Caller::Empty => Some(String::new()),
         Caller::Missing => None,
     };
@@ -209,6 +241,10 @@ fn render(op: &GraphOp, setup: &Setup, creds: &[AppCredentials]) -> (HttpRequest
         (Some(_), TokenAt::Body) if body_enc.is_none() => Some(TokenAt::Query),
         (Some(_), at) => Some(at),
     };
+    // A decoy token needs a real one to lose to, in a parameter.
+    let decoy_token = t.decoy_token
+        && token.as_deref().is_some_and(|tok| !tok.is_empty())
+        && matches!(token_at, Some(TokenAt::Query | TokenAt::Body));
     let proof = match op.proof {
         Proof::Absent => None,
         p => {
@@ -217,13 +253,21 @@ fn render(op: &GraphOp, setup: &Setup, creds: &[AppCredentials]) -> (HttpRequest
                 _ => "",
             };
             let right = appsecret_proof(secret, token.as_deref().unwrap_or(""));
-            Some(if p == Proof::Right {
+            let proof = if p == Proof::Right {
                 right
             } else {
                 flip_first_hex(&right)
+            };
+            Some(if t.proof_upper {
+                proof.to_ascii_uppercase()
+            } else {
+                proof
             })
         }
     };
+    let proof_upper = proof
+        .as_deref()
+        .is_some_and(|p| t.proof_upper && p.bytes().any(|b| b.is_ascii_alphabetic()));
 
     let mut query = Params::new();
     let mut body = Params::new();
@@ -232,7 +276,18 @@ fn render(op: &GraphOp, setup: &Setup, creds: &[AppCredentials]) -> (HttpRequest
     } else {
         query = shape.params;
     }
+    if let Some((k, v)) = spelled.decoy {
+        query.insert(k, v);
+    }
     let mut headers = Vec::new();
+    if decoy_token {
+        let decoy = unused(DECOY_TOKEN);
+        if token_at == Some(TokenAt::Body) {
+            query.insert("access_token".into(), Value::String(decoy));
+        } else {
+            headers.push(("Authorization".into(), format!("Bearer {decoy}")));
+        }
+    }
     let creds_in = if token_at == Some(TokenAt::Body) {
         &mut body
     } else {
@@ -309,6 +364,14 @@ fn render(op: &GraphOp, setup: &Setup, creds: &[AppCredentials]) -> (HttpRequest
             _ => t.page_node,
         },
         unversioned: shape.twist != Twist::BadPath && t.unversioned,
+        decoy_token,
+        proof_upper,
+        decoy_param: spelled.decoy_param,
+        extra_param: spelled.extra_param,
+        recipient_as_text: spelled.recipient_as_text,
+        ids_as_integers: spelled.ids_as_integers,
+        explicit_nulls: spelled.explicit_nulls,
+        duration_as: spelled.duration_as,
     };
     let req = HttpRequest {
         method: shape.method.to_string(),
@@ -318,6 +381,157 @@ fn render(op: &GraphOp, setup: &Setup, creds: &[AppCredentials]) -> (HttpRequest
         body: body_bytes,
     };
     (req, observed)
+}
+
+/// Whether the server decodes the rendered call as the call itself (not
+/// as a [`Call::Malformed`]): see [`canonical`].
+fn decodes_well_formed(call: &Call, setup: &Setup) -> bool {
+    match call {
+        Call::Malformed { .. } => false,
+        c if c.psid().is_some_and(String::is_empty) => false,
+        Call::Pass {
+            target: Some(t), ..
+        } => !target_id(t, setup).is_empty(),
+        _ => true,
+    }
+}
+
+/// The accepted spellings a request shows, and the decoy for the query.
+#[derive(Default)]
+struct Spelled {
+    decoy: Option<(String, Value)>,
+    decoy_param: bool,
+    extra_param: bool,
+    recipient_as_text: bool,
+    ids_as_integers: bool,
+    explicit_nulls: bool,
+    duration_as: DurationAs,
+}
+
+/// Rewrites a well-formed call's parameters into the spellings `t` asks
+/// for, where they can be shown; says which were. `body_enc` is the body's
+/// encoding (`None`: every parameter goes into the query).
+fn spell(params: &mut Params, call: &Call, t: &Transport, body_enc: Option<Encoding>) -> Spelled {
+    let json = body_enc == Some(Encoding::Json);
+    let mut out = Spelled::default();
+    // An id as a JSON integer, where asked and where it keeps its type.
+    let id_value = |s: &str, keeps_type: bool, out: &mut Spelled| match integer_id(s) {
+        Some(n) if t.ids_as_integers && keeps_type => {
+            out.ids_as_integers = true;
+            Value::from(n)
+        }
+        _ => Value::String(s.to_string()),
+    };
+    if let Some(psid) = call.psid()
+        && params.contains_key("recipient")
+    {
+        let value = if call.edge() == Edge::ThreadOwner {
+            // A bare PSID unless asked (or unless it would read as JSON).
+            if t.recipient_as_text || looks_structured(psid) {
+                out.recipient_as_text = true;
+                let id = id_value(psid, true, &mut out);
+                Value::String(json!({ "id": id }).to_string())
+            } else {
+                Value::String(psid.clone())
+            }
+        } else {
+            // Inside a recipient object (or its JSON text) an id keeps its type.
+            let obj = json!({ "id": id_value(psid, true, &mut out) });
+            if t.recipient_as_text && json {
+                out.recipient_as_text = true;
+                Value::String(obj.to_string())
+            } else {
+                obj
+            }
+        };
+        params.insert("recipient".into(), value);
+    }
+    for key in ["target_app_id", "psid"] {
+        if let Some(Value::String(s)) = params.get(key).cloned() {
+            let v = id_value(&s, json, &mut out);
+            params.insert(key.into(), v);
+        }
+    }
+    if t.explicit_nulls && json {
+        let before = params.clone();
+        add_nulls(params, call);
+        out.explicit_nulls = *params != before;
+    }
+    if let Call::Extend { duration, .. } = call
+        && json
+    {
+        let v = match t.duration_as {
+            DurationAs::Text => Some((DurationAs::Text, Value::String(duration.to_string()))),
+            DurationAs::Float if duration.unsigned_abs() <= 1 << 53 => {
+                Some((DurationAs::Float, json!(*duration as f64)))
+            }
+            _ => None,
+        };
+        if let Some((how, v)) = v {
+            out.duration_as = how;
+            params.insert("duration".into(), v);
+        }
+    }
+    // The decoy repeats the first parameter that has a (non-null) value.
+    if t.decoy_param && body_enc.is_some() {
+        out.decoy = params
+            .iter()
+            .find(|(_, v)| !v.is_null())
+            .map(|(k, _)| (k.clone(), Value::String(DECOY_VALUE.into())));
+        out.decoy_param = out.decoy.is_some();
+    }
+    if t.extra_param {
+        params.insert(EXTRA_PARAM.into(), json!({ "ignored": true }));
+        out.extra_param = true;
+    }
+    out
+}
+
+/// JSON `null` for every optional parameter the call leaves out, and for
+/// the parts of `message` its shape does not have.
+fn add_nulls(params: &mut Params, call: &Call) {
+    let mut null = |k: &str, absent: bool| {
+        if absent {
+            params.insert(k.into(), Value::Null);
+        }
+    };
+    match call {
+        Call::Send { tag, .. } => null("tag", tag.is_none()),
+        Call::Pass {
+            target, metadata, ..
+        } => {
+            null("target_app_id", target.is_none());
+            null("metadata", metadata.is_none());
+        }
+        Call::Take { metadata, .. } | Call::Request { metadata, .. } => {
+            null("metadata", metadata.is_none())
+        }
+        _ => {}
+    }
+    if let Call::Send { message: m, .. } = call
+        && let Some(Value::Object(msg)) = params.get_mut("message")
+    {
+        match m {
+            Message::Text { quick_replies, .. } => {
+                msg.insert("attachment".into(), Value::Null);
+                if quick_replies.is_none() {
+                    msg.insert("quick_replies".into(), Value::Null);
+                }
+            }
+            Message::Buttons { .. } => {
+                msg.insert("text".into(), Value::Null);
+            }
+            Message::Survey { title } => {
+                msg.insert("text".into(), Value::Null);
+                if title.is_none()
+                    && let Some(Value::Object(payload)) =
+                        msg.get_mut("attachment").and_then(|a| a.get_mut("payload"))
+                {
+                    payload.insert("title".into(), Value::Null);
+                }
+            }
+        }
+    }
 }
 
 /// A well-formed-looking but wrong proof: the right one with its first hex
@@ -458,7 +672,8 @@ fn call_shape(call: &Call, setup: &Setup) -> Shape {
             json!({ "recipient": recipient(psid), "duration": duration }),
         ),
         Call::ThreadOwner { psid } => {
-            // A bare PSID, as the SDKs send it, unless it would read as JSON.
+            // A bare PSID, as the SDKs send it, unless it would read as JSON
+            // (then `spell` writes the object's JSON text).
             let r = if looks_structured(psid) {
                 json!(recipient(psid).to_string())
             } else {
@@ -573,11 +788,36 @@ fn defect_shape(edge: Edge, defect: Defect) -> Shape {
         Defect::RecipientMalformed => {
             p.insert("recipient".into(), json!([1]));
         }
-        Defect::IdMalformed if edge == Edge::CustomUserSettings => {
-            p.insert("psid".into(), json!(""));
+        Defect::IdMalformed | Defect::IdBoolean | Defect::IdFloat | Defect::IdObject => {
+            let bad = match defect {
+                Defect::IdMalformed => json!(""),
+                Defect::IdBoolean => json!(true),
+                Defect::IdFloat => json!(1.5),
+                _ => json!({"id": DEFECT_PSID}),
+            };
+            // `""` reads the same as text; the others need JSON's types,
+            // except inside `recipient` (an object, or JSON text of one).
+            let force = defect != Defect::IdMalformed;
+            match edge {
+                Edge::CustomUserSettings => {
+                    p.insert("psid".into(), bad);
+                    if force {
+                        s.twist = Twist::ForceJson;
+                    }
+                }
+                Edge::PassThreadControl => {
+                    p.insert("target_app_id".into(), bad);
+                    if force {
+                        s.twist = Twist::ForceJson;
+                    }
+                }
+                _ => {
+                    p.insert("recipient".into(), json!({ "id": bad }));
+                }
+            }
         }
-        Defect::IdMalformed => {
-            p.insert("recipient".into(), json!({"id": ""}));
+        Defect::RecipientBare => {
+            p.insert("recipient".into(), json!(DEFECT_PSID));
         }
         Defect::MessagingTypeMissing => {
             p.remove("messaging_type");
@@ -591,6 +831,13 @@ fn defect_shape(edge: Edge, defect: Defect) -> Shape {
         Defect::MessageMalformed => {
             p.insert("message".into(), json!({}));
         }
+        Defect::TextAndAttachment => {
+            p.insert(
+                "message".into(),
+                json!({"text": "x", "attachment": {"type": "template",
+                    "payload": {"template_type": "customer_feedback"}}}),
+            );
+        }
         Defect::MetadataNotString => {
             p.insert("metadata".into(), json!(7));
             s.twist = Twist::ForceJson;
@@ -600,6 +847,18 @@ fn defect_shape(edge: Edge, defect: Defect) -> Shape {
         }
         Defect::DurationNotInteger => {
             p.insert("duration".into(), json!("abc"));
+        }
+        Defect::DurationFloat => {
+            // Its text (form, query) is just as much not an integer.
+            p.insert("duration".into(), json!(1.5));
+        }
+        Defect::DurationBool => {
+            p.insert("duration".into(), json!(true));
+            s.twist = Twist::ForceJson;
+        }
+        Defect::DurationNull => {
+            p.insert("duration".into(), Value::Null);
+            s.twist = Twist::ForceJson;
         }
         Defect::PsidMissing => {
             p.remove("psid");
@@ -710,6 +969,7 @@ mod tests {
                 token_at: TokenAt::Body,
                 page_node: true,
                 unversioned: true,
+                ..Transport::default()
             },
         };
         let req = render_graph(&op, &setup, &creds);

@@ -97,6 +97,13 @@ pub struct RawRequest {
     pub params: Result<Params, Defect>,
     /// How the parameters came: JSON body, form body, or no body at all.
     pub encoding: Encoding,
+    /// Another, non-empty token was given where it loses to `token` (in the
+    /// query beside one in the body, or in `Authorization` beside a
+    /// parameter).
+    pub losing_token: bool,
+    /// Some parameter was given both in the query and (not as `null`) in the
+    /// body; the body's value is in `params`.
+    pub shadowed_param: bool,
 }
 
 impl fmt::Debug for RawRequest {
@@ -109,6 +116,8 @@ impl fmt::Debug for RawRequest {
             .field("proof", &self.proof.as_deref().map(Redacted))
             .field("params", &self.params)
             .field("encoding", &self.encoding)
+            .field("losing_token", &self.losing_token)
+            .field("shadowed_param", &self.shadowed_param)
             .finish()
     }
 }
@@ -132,15 +141,36 @@ impl RawRequest {
         let body_map = body.as_ref().unwrap_or(&empty);
 
         let token = find_token(&query, body_map, &req.headers);
+        let losing_token = match &token {
+            TokenFound::Given {
+                at: TokenAt::Body, ..
+            } => {
+                param_token(&query).is_some_and(|t| !t.is_empty())
+                    || header_token(&req.headers).is_some_and(|(t, _)| !t.is_empty())
+            }
+            TokenFound::Given {
+                at: TokenAt::Query, ..
+            } => header_token(&req.headers).is_some_and(|(t, _)| !t.is_empty()),
+            _ => false,
+        };
         let proof = lookup(&query, body_map, PROOF_PARAM)
             .map(|(v, _)| text_of(v))
             .filter(|p| !p.is_empty());
 
+        let mut shadowed_param = false;
         let params = body.map(|body| {
             let mut merged = query.clone();
             for (k, v) in body {
-                // JSON null counts as absent: it does not hide a query value.
-                if !v.is_null() {
+                if k == TOKEN_PARAM || k == PROOF_PARAM {
+                    continue;
+                }
+                // JSON null counts as absent: it does not hide a query value
+                // (but is kept where there is none, for the parameters that
+                // tell null from absent).
+                if v.is_null() {
+                    merged.entry(k).or_insert(v);
+                } else {
+                    shadowed_param |= merged.contains_key(&k);
                     merged.insert(k, v);
                 }
             }
@@ -156,6 +186,8 @@ impl RawRequest {
             proof,
             params,
             encoding,
+            losing_token,
+            shadowed_param,
         }
     }
 
@@ -275,33 +307,44 @@ fn find_token(query: &Params, body: &Params, headers: &[(&str, &str)]) -> TokenF
         }
         empty = Some(at);
     }
-    if let Some(auth) = header(headers.iter().copied(), "authorization") {
-        let auth = auth.trim();
-        let (scheme, rest) = auth
-            .split_once(|c: char| c.is_ascii_whitespace())
-            .unwrap_or((auth, ""));
-        let at = if scheme.eq_ignore_ascii_case("bearer") {
-            Some(TokenAt::Bearer)
-        } else if scheme.eq_ignore_ascii_case("oauth") {
-            Some(TokenAt::OAuth)
-        } else {
-            None
-        };
-        if let Some(at) = at {
-            let token = rest.trim();
-            if !token.is_empty() {
-                return TokenFound::Given {
-                    token: token.to_string(),
-                    at,
-                };
-            }
-            empty = empty.or(Some(at));
+    if let Some((token, at)) = header_token(headers) {
+        if !token.is_empty() {
+            return TokenFound::Given {
+                token: token.to_string(),
+                at,
+            };
         }
+        empty = empty.or(Some(at));
     }
     match empty {
         Some(at) => TokenFound::Empty(at),
         None => TokenFound::None,
     }
+}
+
+/// The `access_token` of one parameter map, as text.
+fn param_token(params: &Params) -> Option<String> {
+    params
+        .get(TOKEN_PARAM)
+        .filter(|v| !v.is_null())
+        .map(text_of)
+}
+
+/// The token of an `Authorization: Bearer …` or `OAuth …` header (the
+/// scheme in any case), possibly empty.
+fn header_token<'a>(headers: &[(&'a str, &'a str)]) -> Option<(&'a str, TokenAt)> {
+    let auth = header(headers.iter().copied(), "authorization")?.trim();
+    let (scheme, rest) = auth
+        .split_once(|c: char| c.is_ascii_whitespace())
+        .unwrap_or((auth, ""));
+    let at = if scheme.eq_ignore_ascii_case("bearer") {
+        TokenAt::Bearer
+    } else if scheme.eq_ignore_ascii_case("oauth") {
+        TokenAt::OAuth
+    } else {
+        return None;
+    };
+    Some((rest.trim(), at))
 }
 
 /// A Graph request as the harness sends it. `content_type` is kept apart
@@ -527,10 +570,73 @@ mod tests {
         let p = r.params.unwrap();
         assert_eq!(p["a"], json!({"id": 1}));
         assert_eq!(p["b"], json!("q"));
-        assert!(!p.contains_key("c"));
+        // A null with no query value behind it stays, as null (readers
+        // take it as absent; `duration` tells it apart).
+        assert_eq!(p["c"], Value::Null);
         assert!(!p.contains_key("access_token") && !p.contains_key("appsecret_proof"));
         assert_eq!(r.proof.as_deref(), Some("ab"));
         assert_eq!(r.encoding, Encoding::Json);
+        // `a` was in both, the body won.
+        assert!(r.shadowed_param);
+        assert!(!r.losing_token);
+        let r = RawRequest::parse(&parts(
+            "POST",
+            "/me/x?b=q&access_token=t",
+            vec![],
+            Some("application/json"),
+            br#"{"b":null,"c":1}"#,
+        ));
+        assert!(!r.shadowed_param, "a null does not shadow");
+        assert_eq!(r.params.unwrap()["b"], json!("q"));
+
+        // Losing tokens: the query's beside the body's, a header beside a
+        // parameter; an empty one does not count.
+        let lose = |target: &str, headers: Vec<(&'static str, &'static str)>, body: &[u8]| {
+            let r = RawRequest::parse(&parts(
+                "POST",
+                target,
+                headers,
+                Some("application/json"),
+                body,
+            ));
+            (r.token().map(String::from), r.losing_token)
+        };
+        assert_eq!(
+            lose("/me/x?access_token=q", vec![], br#"{"access_token":"b"}"#),
+            (Some("b".into()), true)
+        );
+        assert_eq!(
+            lose(
+                "/me/x?access_token=q",
+                vec![("Authorization", "Bearer h")],
+                b""
+            ),
+            (Some("q".into()), true)
+        );
+        assert_eq!(
+            lose(
+                "/me/x",
+                vec![("Authorization", "OAuth h")],
+                br#"{"access_token":"b"}"#
+            ),
+            (Some("b".into()), true)
+        );
+        assert_eq!(
+            lose("/me/x?access_token=", vec![], br#"{"access_token":"b"}"#),
+            (Some("b".into()), false)
+        );
+        assert_eq!(
+            lose(
+                "/me/x?access_token=q",
+                vec![("Authorization", "Bearer")],
+                b""
+            ),
+            (Some("q".into()), false)
+        );
+        assert_eq!(
+            lose("/me/x", vec![("Authorization", "Bearer h")], b""),
+            (Some("h".into()), false)
+        );
 
         // Without a content type, the first byte decides.
         let r = RawRequest::parse(&parts("POST", "/me/x", vec![], None, b"  {\"a\":1}"));

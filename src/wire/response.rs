@@ -200,6 +200,14 @@ pub fn error_message(op: &GraphOp, e: &GraphError) -> String {
         Defect::RecipientMissing => param("recipient"),
         Defect::RecipientMalformed => "(#100) Param recipient must be an object with an id".into(),
         Defect::IdMalformed => "(#100) An id must be a non-empty string or an integer".into(),
+        Defect::IdBoolean => "(#100) An id must be a string or an integer, not a boolean".into(),
+        Defect::IdFloat => "(#100) An id must be a string or an integer, not a number with a fraction".into(),
+        Defect::IdObject => "(#100) An id must be a string or an integer, not an object".into(),
+        Defect::RecipientBare => "(#100) Param recipient must be an object with an id (a bare id is only taken by thread_owner)".into(),
+        Defect::TextAndAttachment => "(#100) Param message must have either text or attachment, not both".into(),
+        Defect::DurationFloat => "(#100) Param duration must be a whole number of seconds".into(),
+        Defect::DurationBool => "(#100) Param duration must be a number of seconds, not a boolean".into(),
+        Defect::DurationNull => param("duration"),
         Defect::MessagingTypeMissing => param("messaging_type"),
         Defect::MessagingTypeUnknown => {
             "(#100) Param messaging_type must be one of RESPONSE, UPDATE, MESSAGE_TAG".into()

@@ -518,6 +518,7 @@ pub fn every_transport() -> Vec<Transport> {
                         token_at,
                         page_node,
                         unversioned,
+                        ..Transport::default()
                     });
                 }
             }

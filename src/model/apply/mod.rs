@@ -15,7 +15,7 @@ mod send;
 mod user;
 
 use crate::model::op::{
-    AppRef, Call, Caller, Defect, GraphOp, Message, MessagingType, Op, Proof, Special, Stage,
+    AppRef, Call, Caller, GraphOp, Message, MessagingType, Op, Proof, Special, Stage,
 };
 use crate::model::outcome::{ControlSuccess, GraphError, Outcome};
 use crate::model::rules::Rule;
@@ -170,12 +170,10 @@ fn check_params(call: &Call) -> Result<(), Rule> {
         return Err(Rule::Input1);
     }
     match call {
-        // A non-integer duration is named by both INPUT-1 and EXP-3; the
-        // extend rule is the more specific one.
-        Call::Malformed {
-            defect: Defect::DurationNotInteger,
-            ..
-        } => Err(Rule::Exp3),
+        // A duration that is not an integer (text, a fraction, a boolean,
+        // null) is named by both INPUT-1 and EXP-3; the extend rule is the
+        // more specific one.
+        Call::Malformed { defect, .. } if defect.is_duration_not_integer() => Err(Rule::Exp3),
         Call::Malformed { .. } => Err(Rule::Input1),
         Call::Send {
             messaging_type,

@@ -260,6 +260,7 @@ fn busy_page() -> State {
         A0,
         Call::SetPageMenu {
             items: choices(&[("Home", "home")]),
+            platform: Default::default(),
         },
     );
     assert_eq!(out.answer, result_ok());
@@ -322,7 +323,7 @@ fn ctrl_5_failed_graph_calls_change_nothing() {
         ),
         (
             A1,
-            Call::DeletePageMenu,
+            Call::DeletePageMenu { platform: None },
             GraphError::NOT_ALLOWED,
             Rule::Menu1,
         ),
@@ -341,7 +342,7 @@ fn ctrl_5_failed_graph_calls_change_nothing() {
         ),
         (
             A1,
-            Call::SecondaryReceivers,
+            Call::SecondaryReceivers { platform: None },
             GraphError::NOT_ALLOWED,
             Rule::Pri1,
         ),
@@ -379,6 +380,7 @@ fn ctrl_5_failed_control_calls_change_nothing() {
             message: MsgRef::Unknown("m_elsewhere".into()),
             payload: "x".into(),
             title: None,
+            platform: Default::default(),
         }),
         click_op("555", 0, "x", None),
         menu_op("555", "home", None),
@@ -1431,7 +1433,7 @@ fn pri_1_secondary_receivers_lists_every_app_but_the_primary() {
     // is never listed.
     let mut st = page(4).primary(A1).build();
     let before = st.clone();
-    let out = gr(&mut st, A1, Call::SecondaryReceivers);
+    let out = gr(&mut st, A1, Call::SecondaryReceivers { platform: None });
     expect(
         &out,
         Answer::Graph(Ok(GraphSuccess::SecondaryReceivers(vec![A0, A2, A3]))),
@@ -1444,7 +1446,7 @@ fn pri_1_secondary_receivers_lists_every_app_but_the_primary() {
         refused_call(
             &mut st,
             a,
-            Call::SecondaryReceivers,
+            Call::SecondaryReceivers { platform: None },
             GraphError::NOT_ALLOWED,
             Rule::Pri1,
         );
@@ -1459,7 +1461,7 @@ fn pri_1_secondary_receivers_without_primary_is_refused_for_everyone() {
         refused_call(
             &mut st,
             a,
-            Call::SecondaryReceivers,
+            Call::SecondaryReceivers { platform: None },
             GraphError::NOT_ALLOWED,
             Rule::Pri1,
         );
@@ -1768,6 +1770,7 @@ fn hook_2_standby_menu_postback_has_no_payload() {
         A0,
         Call::SetPageMenu {
             items: choices(&[("Help", "HELP")]),
+            platform: Default::default(),
         },
     );
     assert_eq!(out.answer, result_ok());
@@ -1900,11 +1903,12 @@ fn hook_5_steps_no_rule_names_deliver_nothing() {
         graph_op(A1, text(U, "hi")),
         graph_op(A2, survey(U, None)),
         graph_op(A1, owner_query(U)),
-        graph_op(A0, Call::SecondaryReceivers),
+        graph_op(A0, Call::SecondaryReceivers { platform: None }),
         graph_op(
             A0,
             Call::SetPageMenu {
                 items: choices(&[("a", "a")]),
+                platform: Default::default(),
             },
         ),
         graph_op(
@@ -1941,6 +1945,7 @@ fn hook_5_each_user_event_reaches_each_app_exactly_once() {
         A0,
         Call::SetPageMenu {
             items: choices(&[("m", "m")]),
+            platform: Default::default(),
         },
     );
     assert_eq!(out.answer, result_ok());
@@ -2292,6 +2297,7 @@ fn inbox_4_postbacks_and_menu_picks_leave_the_done_folder() {
         A0,
         Call::SetPageMenu {
             items: choices(&[("Menu", "MENU")]),
+            platform: Default::default(),
         },
     );
     assert_eq!(out.answer, result_ok());
@@ -2434,6 +2440,7 @@ fn ctm_1_ad_entry_for_an_app_that_is_not_subscribed_is_a_control_error() {
 fn page_menu_call(items: &[(&str, &str)]) -> Call {
     Call::SetPageMenu {
         items: choices(items),
+        platform: Default::default(),
     }
 }
 
@@ -2459,7 +2466,7 @@ fn menu_1_without_primary_any_app_sets_or_deletes_the_page_menu() {
     let out = gr(&mut st, A1, page_menu_call(&[("Help", "HELP")]));
     expect(&out, result_ok(), vec![], vec![], Rule::Menu1);
     assert_eq!(st.page_menu.as_ref().map(|m| m.set_by), Some(A1));
-    let out = gr(&mut st, A0, Call::DeletePageMenu);
+    let out = gr(&mut st, A0, Call::DeletePageMenu { platform: None });
     expect(&out, result_ok(), vec![], vec![], Rule::Menu1);
     assert_eq!(st.page_menu, None);
 }
@@ -2478,7 +2485,7 @@ fn menu_1_with_a_primary_only_the_primary_sets_or_deletes_the_page_menu() {
         refused_call(
             &mut st,
             a,
-            Call::DeletePageMenu,
+            Call::DeletePageMenu { platform: None },
             GraphError::NOT_ALLOWED,
             Rule::Menu1,
         );
@@ -2489,11 +2496,11 @@ fn menu_1_with_a_primary_only_the_primary_sets_or_deletes_the_page_menu() {
     refused_call(
         &mut st,
         A0,
-        Call::DeletePageMenu,
+        Call::DeletePageMenu { platform: None },
         GraphError::NOT_ALLOWED,
         Rule::Menu1,
     );
-    let out = gr(&mut st, A1, Call::DeletePageMenu);
+    let out = gr(&mut st, A1, Call::DeletePageMenu { platform: None });
     expect(&out, result_ok(), vec![], vec![], Rule::Menu1);
     assert_eq!(st.page_menu, None);
 }
@@ -2877,6 +2884,7 @@ fn cta_1_unknown_message_payload_or_psid_is_a_control_error() {
             message: MsgRef::Unknown("m_unknown".into()),
             payload: "OK".into(),
             title: None,
+            platform: Default::default(),
         }),
         click_op("31337", 0, "OK", None),
     ];
@@ -3199,7 +3207,7 @@ fn auth_1_a_missing_token_gets_104() {
         text(U, "x"),
         release(U),
         owner_query(U),
-        Call::SecondaryReceivers,
+        Call::SecondaryReceivers { platform: None },
     ] {
         let out = refused(
             &mut st,

@@ -439,6 +439,7 @@ fn request(stem: &str, ext: &str, bytes: &[u8]) {
                     payload: "RESTART".into(),
                 },
             ],
+            platform: Default::default(),
         },
         "request_custom_user_settings_form" => Call::SetUserMenu {
             psid: psid(),

@@ -147,9 +147,12 @@ fn call() -> impl Strategy<Value = Call> {
         )
             .prop_map(|(psid, duration)| Call::Extend { psid, duration }),
         psid().prop_map(|psid| Call::ThreadOwner { psid }),
-        Just(Call::SecondaryReceivers),
-        choices(0).prop_map(|items| Call::SetPageMenu { items }),
-        Just(Call::DeletePageMenu),
+        Just(Call::SecondaryReceivers { platform: None }),
+        choices(0).prop_map(|items| Call::SetPageMenu {
+            items,
+            platform: Default::default()
+        }),
+        Just(Call::DeletePageMenu { platform: None }),
         (psid(), choices(0)).prop_map(|(psid, items)| Call::SetUserMenu { psid, items }),
         psid().prop_map(|psid| Call::DeleteUserMenu { psid }),
         (
@@ -298,6 +301,7 @@ proptest! {
                 psid: psid.clone(),
                 text: "hi".into(),
                 quick_reply: None,
+                platform: Default::default(),
             }));
         }
         let decoded = decode(&op, &page);
@@ -378,6 +382,7 @@ fn event(n: u8) -> impl Strategy<Value = Event> {
             psid: (!matches!(kind, EventKind::AppRoles { .. })).then_some(psid),
             timestamp,
             kind,
+            surface: Default::default(),
         })
 }
 

@@ -156,6 +156,7 @@ pub fn nth_case(seed: u64, index: u64, cfg: &GenConfig, max_steps: usize) -> Con
             psid: setup.psids[0].clone(),
             text: "hi".into(),
             quick_reply: None,
+            platform: Default::default(),
         });
         apply(&mut st, &op);
         ops.push(op);
@@ -275,12 +276,14 @@ fn branch_op(e: &mut impl Entropy, st: &State, psid: &str, actor: Actor, take: b
                     message: MsgRef::Nth(i as u32),
                     payload,
                     title: None,
+                    platform: Default::default(),
                 })
             } else {
                 Op::User(UserEvent::Message {
                     psid: p,
                     text: format!("user {}", e.below(100)),
                     quick_reply: None,
+                    platform: Default::default(),
                 })
             }
         }
@@ -292,7 +295,11 @@ fn branch_op(e: &mut impl Entropy, st: &State, psid: &str, actor: Actor, take: b
                 },
                 _ => InboxAction::MarkDone,
             };
-            Op::Inbox { psid: p, action }
+            Op::Inbox {
+                psid: p,
+                action,
+                platform: Default::default(),
+            }
         }
         Actor::App(app) => {
             let metadata = e.chance(50).then(|| format!("by {}", app.0));
@@ -808,6 +815,7 @@ fn item_from(item: &TranscriptItem, setup: &crate::model::Setup) -> String {
     match setup.app_ref(&item.from_app_id) {
         AppRef::App(a) => a.to_string(),
         AppRef::PageInbox => "page_inbox".into(),
+        AppRef::InstagramInbox => "instagram_inbox".into(),
         AppRef::Unknown(id) => id,
     }
 }

@@ -534,6 +534,7 @@ fn party(p: Party) -> String {
     match p {
         Party::App(a) => a.to_string(),
         Party::PageInbox => "page_inbox".into(),
+        Party::InstagramInbox => "instagram_inbox".into(),
     }
 }
 
@@ -700,6 +701,7 @@ mod tests {
             psid: "1".into(),
             text: "hi".into(),
             quick_reply: None,
+            platform: Default::default(),
         });
         let out = apply(st, &op);
         (op, out)
@@ -764,6 +766,7 @@ mod tests {
             psid: "1".into(),
             text: "second".into(),
             quick_reply: None,
+            platform: Default::default(),
         });
         let second = apply(&mut st, &op);
         let mut both = first.clone();

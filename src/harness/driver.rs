@@ -342,6 +342,7 @@ fn transcript_psids(before: &State, op: &Op, expected: &Outcome) -> BTreeSet<Str
         Op::Inbox {
             psid,
             action: InboxAction::Reply { .. } | InboxAction::MarkDone,
+            ..
         } if known(psid) => {
             out.insert(psid.clone());
         }

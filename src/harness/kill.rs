@@ -79,7 +79,8 @@ pub fn hand_minimal(m: Mutant) -> usize {
         | Mutant::WrongSecret
         | Mutant::DuplicateDelivery
         | Mutant::PageMenuAnyApp
-        | Mutant::UnknownTokenCode => 1,
+        | Mutant::UnknownTokenCode
+        | Mutant::IgWrongObject => 1,
         // A user message gives the primary the thread, then one call.
         Mutant::SendNonOwner
         | Mutant::FailedTakeSticks
@@ -90,23 +91,28 @@ pub fn hand_minimal(m: Mutant) -> usize {
         | Mutant::InboxNoTake
         | Mutant::SurveyNotHeld
         | Mutant::ThreadOwnerLeak
-        | Mutant::FormMisparse => 2,
+        | Mutant::FormMisparse
+        | Mutant::IgPageInboxAccepted
+        | Mutant::IgSurveyAllowed => 2,
         // Two threads and a release; an extension and a pass; a button
         // message and its tap.
         Mutant::PsidCrosstalk
         | Mutant::DeadlineKeepsExtension
         | Mutant::StandbyPayloadLeak
-        | Mutant::PostbackNoControl => 3,
+        | Mutant::PostbackNoControl
+        | Mutant::IgSurfaceLeak => 3,
         // Two concurrent takes after a user message.
         Mutant::RacyTake => 3,
     }
 }
 
 /// The mutants `baton run` catches one call at a time (all but the
-/// concurrency one, which needs `--concurrent`).
+/// concurrency one, which needs `--concurrent`). The Instagram mutants wait
+/// for the harness to name the IG rules in its divergences.
 pub fn sequential_mutants() -> impl Iterator<Item = Mutant> {
     Mutant::ALL
         .iter()
         .copied()
         .filter(|m| *m != Mutant::RacyTake)
+        .filter(|m| m.rule().family() != crate::model::Family::Ig)
 }

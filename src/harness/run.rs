@@ -77,11 +77,11 @@ pub struct RunConfig {
 /// Per-rule step counts: how many steps exercised each rule, indexed by
 /// the rule's position in [`Rule::ALL`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RuleCounts(pub [u64; 64]);
+pub struct RuleCounts(pub [u64; Rule::COUNT]);
 
 impl Default for RuleCounts {
     fn default() -> RuleCounts {
-        RuleCounts([0; 64])
+        RuleCounts([0; Rule::COUNT])
     }
 }
 

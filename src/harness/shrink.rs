@@ -232,11 +232,13 @@ pub fn simpler(op: &Op, psids: &[String]) -> Vec<Op> {
             psid,
             text,
             quick_reply: Some(_),
+            platform,
         }) => {
             out.push(Op::User(UserEvent::Message {
                 psid: psid.clone(),
                 text: text.clone(),
                 quick_reply: None,
+                platform: *platform,
             }));
         }
         Op::User(UserEvent::Postback {
@@ -244,23 +246,27 @@ pub fn simpler(op: &Op, psids: &[String]) -> Vec<Op> {
             message,
             payload,
             title: Some(_),
+            platform,
         }) => {
             out.push(Op::User(UserEvent::Postback {
                 psid: psid.clone(),
                 message: message.clone(),
                 payload: payload.clone(),
                 title: None,
+                platform: *platform,
             }));
         }
         Op::User(UserEvent::Menu {
             psid,
             payload,
             title: Some(_),
+            platform,
         }) => {
             out.push(Op::User(UserEvent::Menu {
                 psid: psid.clone(),
                 payload: payload.clone(),
                 title: None,
+                platform: *platform,
             }));
         }
         _ => {}
@@ -346,8 +352,9 @@ fn simpler_call(call: &Call) -> Vec<Call> {
             psid: psid.clone(),
             metadata: None,
         }),
-        Call::SetPageMenu { items } if items.len() > 1 => out.push(Call::SetPageMenu {
+        Call::SetPageMenu { items, platform } if items.len() > 1 => out.push(Call::SetPageMenu {
             items: items[..1].to_vec(),
+            platform: platform.clone(),
         }),
         Call::SetUserMenu { psid, items } if items.len() > 1 => {
             out.push(Call::SetUserMenu {

@@ -12,9 +12,11 @@ pub mod op;
 pub mod outcome;
 pub mod rules;
 pub mod state;
+pub mod surface;
 
 pub use apply::{apply, apply_pageless};
 pub use op::*;
 pub use outcome::*;
 pub use rules::{Family, Level, Rule, RuleSet};
 pub use state::*;
+pub use surface::*;

@@ -237,13 +237,18 @@ pub fn decode_call(method: &str, edge: &str, params: &Params) -> Result<Call, De
             psid: recipient(params, true)?,
         },
         // `fields` (which ones to list) is ignored: the answer has both.
-        Edge::SecondaryReceivers => Call::SecondaryReceivers,
+        Edge::SecondaryReceivers => Call::SecondaryReceivers {
+            platform: platform(params)?,
+        },
         Edge::MessengerProfile if delete => {
             names_include_menu(params, "fields")?;
-            Call::DeletePageMenu
+            Call::DeletePageMenu {
+                platform: platform(params)?,
+            }
         }
         Edge::MessengerProfile => Call::SetPageMenu {
             items: persistent_menu(params)?,
+            platform: platform(params)?,
         },
         Edge::CustomUserSettings if delete => {
             let psid = psid(params)?;
@@ -302,6 +307,16 @@ fn recipient(params: &Params, bare: bool) -> Result<String, Defect> {
 fn psid(params: &Params) -> Result<String, Defect> {
     let v = present(params, "psid").ok_or(Defect::PsidMissing)?;
     id_text(v).ok_or(Defect::IdMalformed)
+}
+
+/// `platform` of `messenger_profile` and `secondary_receivers`: absent, or
+/// text, passed on as received; the model judges the value (IG-5, IG-6).
+fn platform(params: &Params) -> Result<Option<String>, Defect> {
+    match present(params, "platform") {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(Defect::Other),
+    }
 }
 
 /// `metadata`: absent, or a string (`""` included).
@@ -764,7 +779,8 @@ mod tests {
         assert_eq!(
             post("messenger_profile", json!({ "persistent_menu": menu })),
             Ok(Call::SetPageMenu {
-                items: vec![ch("a"), ch("b")]
+                items: vec![ch("a"), ch("b")],
+                platform: None,
             })
         );
         assert_eq!(
@@ -776,7 +792,8 @@ mod tests {
                 )
             ),
             Ok(Call::SetPageMenu {
-                items: vec![ch("fr")]
+                items: vec![ch("fr")],
+                platform: None,
             })
         );
         assert_eq!(
@@ -818,18 +835,18 @@ mod tests {
         let del = |edge: &str, v: Value| decode_call("DELETE", edge, &p(v));
         assert_eq!(
             del("messenger_profile", json!({"fields": ["persistent_menu"]})),
-            Ok(Call::DeletePageMenu)
+            Ok(Call::DeletePageMenu { platform: None })
         );
         assert_eq!(
             del(
                 "messenger_profile",
                 json!({"fields": "[\"greeting\",\"persistent_menu\"]"})
             ),
-            Ok(Call::DeletePageMenu)
+            Ok(Call::DeletePageMenu { platform: None })
         );
         assert_eq!(
             del("messenger_profile", json!({"fields": "persistent_menu"})),
-            Ok(Call::DeletePageMenu)
+            Ok(Call::DeletePageMenu { platform: None })
         );
         for bad in [
             json!({}),
@@ -890,7 +907,7 @@ mod tests {
                 "secondary_receivers",
                 &p(json!({"fields": "id,name"}))
             ),
-            Ok(Call::SecondaryReceivers)
+            Ok(Call::SecondaryReceivers { platform: None })
         );
         assert_eq!(check_node("me", "77"), Ok(()));
         assert_eq!(check_node("77", "77"), Ok(()));

@@ -105,6 +105,7 @@ pub fn user_msg_op(psid: &str, text: &str) -> Op {
         psid: psid.into(),
         text: text.into(),
         quick_reply: None,
+        platform: Default::default(),
     })
 }
 
@@ -120,6 +121,7 @@ pub fn quick_reply(st: &mut State, psid: &str, text: &str, payload: &str) -> Out
             psid: psid.into(),
             text: text.into(),
             quick_reply: Some(payload.into()),
+            platform: Default::default(),
         }),
     )
 }
@@ -130,6 +132,7 @@ pub fn ad_entry_op(psid: &str, a: AppRef, ad_id: &str, text: &str) -> Op {
         app: a,
         ad_id: ad_id.into(),
         text: text.into(),
+        platform: Default::default(),
     })
 }
 
@@ -139,6 +142,7 @@ pub fn click_op(psid: &str, nth: u32, payload: &str, title: Option<&str>) -> Op 
         message: MsgRef::Nth(nth),
         payload: payload.into(),
         title: title.map(Into::into),
+        platform: Default::default(),
     })
 }
 
@@ -147,6 +151,7 @@ pub fn menu_op(psid: &str, payload: &str, title: Option<&str>) -> Op {
         psid: psid.into(),
         payload: payload.into(),
         title: title.map(Into::into),
+        platform: Default::default(),
     })
 }
 
@@ -154,6 +159,7 @@ pub fn inbox_op(psid: &str, action: InboxAction) -> Op {
     Op::Inbox {
         psid: psid.into(),
         action,
+        platform: Default::default(),
     }
 }
 
@@ -326,6 +332,7 @@ pub fn hook(a: AppIx, channel: Channel, psid: &str, timestamp: u64, kind: EventK
             psid: Some(psid.into()),
             timestamp,
             kind,
+            surface: Default::default(),
         },
     )
 }
@@ -343,6 +350,7 @@ pub fn app_roles(a: AppIx, timestamp: u64, primary: bool) -> Seen {
             psid: None,
             timestamp,
             kind: EventKind::AppRoles { app: a, primary },
+            surface: Default::default(),
         },
     )
 }
@@ -584,7 +592,9 @@ pub fn idle(st: &mut State, psid: &str) {
     match owner(st, psid) {
         None => {}
         Some(Party::App(o)) => assert_success(&gr(st, o, release(psid)), "release"),
-        Some(Party::PageInbox) => panic!("idle(): the Page Inbox owns {psid}"),
+        Some(Party::PageInbox | Party::InstagramInbox) => {
+            panic!("idle(): an inbox owns {psid}")
+        }
     }
     assert_eq!(owner(st, psid), None);
 }
@@ -598,7 +608,9 @@ pub fn owned_by(st: &mut State, psid: &str, a: AppIx) {
         Some(o) if o == app(a) => {}
         None => assert_success(&gr(st, a, take(psid, None)), "take"),
         Some(Party::App(o)) => assert_success(&gr(st, o, pass_to(psid, a)), "pass"),
-        Some(Party::PageInbox) => panic!("owned_by(): the Page Inbox owns {psid}"),
+        Some(Party::PageInbox | Party::InstagramInbox) => {
+            panic!("owned_by(): an inbox owns {psid}")
+        }
     }
     assert_eq!(owner(st, psid), Some(app(a)));
 }

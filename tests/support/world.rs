@@ -225,6 +225,7 @@ impl World {
                     psid: psid.into(),
                     text: text.into(),
                     quick_reply: None,
+                    platform: Default::default(),
                 }),
             )
             .await;
@@ -456,7 +457,7 @@ pub fn thread_owner(app: AppIx, psid: &str) -> GraphOp {
 }
 
 pub fn secondaries(app: AppIx) -> GraphOp {
-    GraphOp::by(app, Call::SecondaryReceivers)
+    GraphOp::by(app, Call::SecondaryReceivers { platform: None })
 }
 
 pub fn set_page_menu(app: AppIx, items: &[Choice]) -> GraphOp {
@@ -464,12 +465,13 @@ pub fn set_page_menu(app: AppIx, items: &[Choice]) -> GraphOp {
         app,
         Call::SetPageMenu {
             items: items.to_vec(),
+            platform: Default::default(),
         },
     )
 }
 
 pub fn delete_page_menu(app: AppIx) -> GraphOp {
-    GraphOp::by(app, Call::DeletePageMenu)
+    GraphOp::by(app, Call::DeletePageMenu { platform: None })
 }
 
 pub fn set_user_menu(app: AppIx, psid: &str, items: &[Choice]) -> GraphOp {
@@ -499,6 +501,7 @@ pub fn user_message(psid: &str, text: &str) -> Op {
         psid: psid.into(),
         text: text.into(),
         quick_reply: None,
+        platform: Default::default(),
     })
 }
 

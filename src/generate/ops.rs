@@ -972,7 +972,7 @@ pub const DEFECTS: &[(Defect, &[Edge])] = &[
 mod tests {
     use super::*;
     use crate::generate::entropy::SplitMix64;
-    use crate::model::apply;
+    use crate::model::{Rule, apply};
 
     #[test]
     fn generated_cases_are_reproducible() {
@@ -1005,6 +1005,85 @@ mod tests {
             "only {:.0}% of generated steps succeed",
             share * 100.0
         );
+    }
+
+    #[test]
+    fn instagram_cases_cover_every_ig_rule_and_the_cross_surface_mistakes() {
+        let mut rules = crate::model::RuleSet::EMPTY;
+        let (mut pages, mut mistakes) = (0, [false; 5]);
+        for seed in 0..300 {
+            let (cs, ops) = case(&mut SplitMix64::new(seed), &GenConfig::default(), "p1", 40);
+            assert!(!cs.psids.is_empty());
+            assert!(cs.psids.iter().all(|p| !cs.igsids.contains(p)), "{cs:?}");
+            assert_eq!(cs.setup.has_instagram(), !cs.igsids.is_empty());
+            pages += cs.setup.has_instagram() as u32;
+            let mut st = State::new(cs.setup);
+            for op in &ops {
+                let surface = op.psid().and_then(|p| st.surface(p));
+                let ig = surface == Some(Surface::Instagram);
+                match op {
+                    Op::Graph(g) => match &g.call {
+                        Call::Pass {
+                            target: Some(AppRef::PageInbox),
+                            ..
+                        } if ig => mistakes[0] = true,
+                        Call::Pass {
+                            target: Some(AppRef::InstagramInbox),
+                            ..
+                        } if !ig => mistakes[1] = true,
+                        Call::Send {
+                            message: Message::Survey { .. },
+                            ..
+                        }
+                        | Call::SetUserMenu { .. }
+                            if ig =>
+                        {
+                            mistakes[2] = true
+                        }
+                        Call::SecondaryReceivers { platform: Some(p) }
+                            if Surface::parse_platform(p).is_none() =>
+                        {
+                            mistakes[3] = true
+                        }
+                        _ => {}
+                    },
+                    Op::User(_) | Op::Inbox { .. }
+                        if surface.is_some_and(|s| Some(s) != op.platform()) =>
+                    {
+                        mistakes[4] = true
+                    }
+                    _ => {}
+                }
+                rules = rules.union(apply(&mut st, op).rules);
+            }
+        }
+        assert!(
+            (100..=200).contains(&pages),
+            "{pages} of 300 pages with Instagram"
+        );
+        for r in [
+            Rule::Ig1,
+            Rule::Ig2,
+            Rule::Ig3,
+            Rule::Ig4,
+            Rule::Ig5,
+            Rule::Ig6,
+        ] {
+            assert!(rules.contains(r), "{r} never exercised");
+        }
+        assert_eq!(mistakes, [true; 5], "cross-surface mistakes generated");
+    }
+
+    #[test]
+    fn messenger_only_cases_name_no_instagram_at_all() {
+        let cfg = GenConfig::default().messenger_only();
+        for seed in 0..200 {
+            let (cs, ops) = case(&mut SplitMix64::new(seed), &cfg, "p1", 40);
+            assert!(cs.igsids.is_empty() && !cs.setup.has_instagram());
+            let json = serde_json::to_string(&ops).unwrap();
+            assert!(!json.contains("platform"), "{json}");
+            assert!(!json.contains("instagram"), "{json}");
+        }
     }
 
     #[test]

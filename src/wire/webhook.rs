@@ -659,6 +659,61 @@ mod tests {
     }
 
     #[test]
+    fn instagram_envelopes_name_the_instagram_account() {
+        let s = setup().with_instagram(Some("178414".into())).unwrap();
+        let mut e = all_kinds()[7].clone();
+        e.surface = Surface::Instagram;
+        let body = delivery_body(&s, 9, &[(Channel::Messaging, e.clone())]);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["object"], json!("instagram"));
+        assert_eq!(v["entry"][0]["id"], json!("178414"));
+        let w = &v["entry"][0]["messaging"][0];
+        assert_eq!(w["recipient"]["id"], json!("178414"));
+        assert_eq!(w["sender"]["id"], json!("7"));
+        assert_eq!(
+            parse_delivery(&body, &s).unwrap(),
+            vec![(Channel::Messaging, e.clone())]
+        );
+        // The page id in an Instagram delivery, or the Instagram account in
+        // a page delivery: a mixed delivery, refused.
+        let bad = |v: Value| parse_delivery(v.to_string().as_bytes(), &s).unwrap_err();
+        let one = |object: &str, entry: &str, recipient: &str| {
+            json!({"object": object, "entry": [{"id": entry, "time": 1, "messaging": [
+                {"sender": {"id": "7"}, "recipient": {"id": recipient}, "timestamp": 1,
+                 "postback": {"title": "t"}}]}]})
+        };
+        assert!(bad(one("instagram", "500", "500")).0.contains("IG-3"));
+        assert!(bad(one("page", "178414", "178414")).0.contains("IG-3"));
+        bad(one("instagram", "178414", "500"));
+        bad(one("page", "500", "178414"));
+        parse_delivery(
+            one("instagram", "178414", "178414").to_string().as_bytes(),
+            &s,
+        )
+        .unwrap();
+        // Batches of both surfaces split into runs, in order.
+        let m = all_kinds()[0].clone();
+        let batch = vec![
+            (Channel::Messaging, m.clone()),
+            (Channel::Standby, e.clone()),
+            (Channel::Messaging, e.clone()),
+            (Channel::Messaging, m.clone()),
+        ];
+        let runs: Vec<usize> = surface_runs(&batch).map(<[_]>::len).collect();
+        assert_eq!(runs, [1, 2, 1]);
+    }
+
+    #[test]
+    #[should_panic(expected = "never mixes")]
+    fn one_envelope_never_holds_both_surfaces() {
+        let s = setup().with_instagram(Some("178414".into())).unwrap();
+        let m = all_kinds()[0].clone();
+        let mut e = m.clone();
+        e.surface = Surface::Instagram;
+        delivery_envelope(&s, 1, &[(Channel::Messaging, m), (Channel::Messaging, e)]);
+    }
+
+    #[test]
     fn lenient_reading_strict_meaning() {
         let s = setup();
         // Numeric ids; both channels in one entry; unknown members ignored.

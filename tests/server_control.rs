@@ -283,7 +283,7 @@ async fn user_events_and_their_errors() {
         psid: "1".into(),
         text: "Red".into(),
         quick_reply: Some("RED".into()),
-        platform: Default::default(),
+        platform: Surface::Messenger,
     });
     w.op(&h, qr).await.resp.assert_ok();
 
@@ -305,7 +305,7 @@ async fn user_events_and_their_errors() {
         message: MsgRef::Nth(nth),
         payload: "NO".into(),
         title: None,
-        platform: Default::default(),
+        platform: Surface::Messenger,
     });
     let s = w.op(&h, tap).await;
     assert!(s.json()["mid"].is_string());
@@ -354,7 +354,7 @@ async fn user_events_and_their_errors() {
         message: MsgRef::Nth(nth),
         payload: "YES".into(),
         title: Some("Yes!".into()),
-        platform: Default::default(),
+        platform: Surface::Messenger,
     }));
 
     // menu: no menu in force is an error; a page menu gives control to
@@ -364,7 +364,7 @@ async fn user_events_and_their_errors() {
             psid: "1".into(),
             payload: payload.into(),
             title: title.map(String::from),
-            platform: Default::default(),
+            platform: Surface::Messenger,
         })
     };
     w.op(&h, menu("START", None))
@@ -394,7 +394,7 @@ async fn user_events_and_their_errors() {
             app,
             ad_id: "ad-1".into(),
             text: "from an ad".into(),
-            platform: Default::default(),
+            platform: Surface::Messenger,
         })
     };
     w.op(&h, ad(AppRef::App(A2))).await.resp.assert_ok();
@@ -440,7 +440,7 @@ async fn inbox_actions() {
     let inbox = |psid: &str, action: InboxAction| Op::Inbox {
         psid: psid.into(),
         action,
-        platform: Default::default(),
+        platform: Surface::Messenger,
     };
     w.user_message(&h, "1", "hi").await; // A0 owns
     w.ok(&h, pass(A0, "1", to_app(A1), None)).await;
@@ -687,7 +687,7 @@ async fn integer_page_ids() {
         action: InboxAction::Reply {
             text: "hello".into(),
         },
-        platform: Default::default(),
+        platform: Surface::Messenger,
     });
     let r = h
         .post("clock", json!({"page_id": 700080, "advance_ms": 5}))

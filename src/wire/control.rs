@@ -837,7 +837,7 @@ mod tests {
                 psid: "7".into(),
                 text: "hi".into(),
                 quick_reply: None,
-                platform: Default::default(),
+                platform: Surface::Messenger,
             }),
         );
         let out = apply(
@@ -879,52 +879,52 @@ mod tests {
             Op::Inbox {
                 psid: "7".into(),
                 action: InboxAction::MoveToMain,
-                platform: Default::default(),
+                platform: Surface::Messenger,
             },
             Op::Inbox {
                 psid: "7".into(),
                 action: InboxAction::Reply {
                     text: "hello".into(),
                 },
-                platform: Default::default(),
+                platform: Surface::Messenger,
             },
             Op::Inbox {
                 psid: "7".into(),
                 action: InboxAction::MarkDone,
-                platform: Default::default(),
+                platform: Surface::Messenger,
             },
             Op::User(UserEvent::Message {
                 psid: "8".into(),
                 text: "yo".into(),
                 quick_reply: Some("Q".into()),
-                platform: Default::default(),
+                platform: Surface::Messenger,
             }),
             Op::User(UserEvent::Postback {
                 psid: "7".into(),
                 message: MsgRef::Nth(0),
                 payload: "P".into(),
                 title: None,
-                platform: Default::default(),
+                platform: Surface::Messenger,
             }),
             Op::User(UserEvent::Postback {
                 psid: "7".into(),
                 message: MsgRef::Unknown("m_nope".into()),
                 payload: "P".into(),
                 title: Some("T".into()),
-                platform: Default::default(),
+                platform: Surface::Messenger,
             }),
             Op::User(UserEvent::Menu {
                 psid: "7".into(),
                 payload: "M".into(),
                 title: None,
-                platform: Default::default(),
+                platform: Surface::Messenger,
             }),
             Op::User(UserEvent::AdEntry {
                 psid: "9".into(),
                 app: AppRef::App(AppIx(1)),
                 ad_id: "ad".into(),
                 text: "from ad".into(),
-                platform: Default::default(),
+                platform: Surface::Messenger,
             }),
         ];
         for op in ops {
@@ -942,7 +942,7 @@ mod tests {
             message: MsgRef::Nth(5),
             payload: "P".into(),
             title: None,
-            platform: Default::default(),
+            platform: Surface::Messenger,
         });
         let req = ControlRequest::from_op(&op, &setup, &mids).unwrap();
         assert!(matches!(

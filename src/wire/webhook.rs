@@ -492,7 +492,7 @@ mod tests {
             psid: psid.map(String::from),
             timestamp: 1_700_000_000_123,
             kind,
-            surface: Default::default(),
+            surface: Surface::Messenger,
         }
     }
 

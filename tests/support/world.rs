@@ -100,6 +100,16 @@ impl World {
         World::new(sink, page_id, plain_apps(page_id, n), primary)
     }
 
+    /// This page with a linked Instagram account (before `reset`).
+    pub fn with_instagram(mut self, account_id: &str) -> World {
+        self.setup = self
+            .setup
+            .with_instagram(Some(account_id.into()))
+            .expect("a valid Instagram account id");
+        self.model = State::new(self.setup.clone());
+        self
+    }
+
     pub fn page_id(&self) -> &str {
         &self.setup.page_id
     }
@@ -225,10 +235,17 @@ impl World {
                     psid: psid.into(),
                     text: text.into(),
                     quick_reply: None,
-                    platform: Default::default(),
+                    platform: Surface::Messenger,
                 }),
             )
             .await;
+        s.resp.assert_ok();
+        s
+    }
+
+    /// An Instagram user writes (`platform: instagram`).
+    pub async fn ig_message(&mut self, h: &Harness, igsid: &str, text: &str) -> Step {
+        let s = self.op(h, ig_user_message(igsid, text)).await;
         s.resp.assert_ok();
         s
     }
@@ -465,7 +482,7 @@ pub fn set_page_menu(app: AppIx, items: &[Choice]) -> GraphOp {
         app,
         Call::SetPageMenu {
             items: items.to_vec(),
-            platform: Default::default(),
+            platform: None,
         },
     )
 }
@@ -501,7 +518,17 @@ pub fn user_message(psid: &str, text: &str) -> Op {
         psid: psid.into(),
         text: text.into(),
         quick_reply: None,
-        platform: Default::default(),
+        platform: Surface::Messenger,
+    })
+}
+
+/// An Instagram user's message (`platform: instagram`).
+pub fn ig_user_message(igsid: &str, text: &str) -> Op {
+    Op::User(UserEvent::Message {
+        psid: igsid.into(),
+        text: text.into(),
+        quick_reply: None,
+        platform: Surface::Instagram,
     })
 }
 

@@ -257,6 +257,8 @@ pub fn branches(
 
 fn branch_op(e: &mut impl Entropy, st: &State, psid: &str, actor: Actor, take: bool) -> Op {
     let p = psid.to_string();
+    // User events and inbox actions name the thread's surface.
+    let platform = st.surface(psid).unwrap_or_default();
     match actor {
         Actor::User => {
             let buttons: Vec<(usize, String)> = st
@@ -276,14 +278,14 @@ fn branch_op(e: &mut impl Entropy, st: &State, psid: &str, actor: Actor, take: b
                     message: MsgRef::Nth(i as u32),
                     payload,
                     title: None,
-                    platform: Default::default(),
+                    platform,
                 })
             } else {
                 Op::User(UserEvent::Message {
                     psid: p,
                     text: format!("user {}", e.below(100)),
                     quick_reply: None,
-                    platform: Default::default(),
+                    platform,
                 })
             }
         }
@@ -298,7 +300,7 @@ fn branch_op(e: &mut impl Entropy, st: &State, psid: &str, actor: Actor, take: b
             Op::Inbox {
                 psid: p,
                 action,
-                platform: Default::default(),
+                platform,
             }
         }
         Actor::App(app) => {

@@ -341,5 +341,18 @@ async fn ig_5_and_ig_6_platform_parameters_over_http() {
     .await;
     r.assert_ok();
     assert_eq!(r.json(), plain);
+    // A `platform` that is no text is a malformed parameter (INPUT-1): 100.
+    let r = raw_req(
+        h.server.addr,
+        "POST",
+        &format!("/v19.0/me/messenger_profile?access_token={}", w.token(A1)),
+        &[("content-type", "application/json")],
+        json!({"platform": 1, "persistent_menu": [{"locale": "default",
+               "call_to_actions": [{"type": "postback", "title": "X", "payload": "X"}]}]})
+        .to_string()
+        .as_bytes(),
+    )
+    .await;
+    r.assert_graph_error(400, 100, None);
     w.check(&h).await;
 }

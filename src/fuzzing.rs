@@ -543,6 +543,7 @@ impl InProcess {
                 psid: psid.to_string(),
                 text: "hi".to_string(),
                 quick_reply_payload: None,
+                platform: Default::default(),
             });
             assert_eq!(self.control(&ev).status, 200);
         }

@@ -102,6 +102,12 @@ async fn scenario(name: &str) {
             .unwrap(),
     );
     let info = info(&*target).await.unwrap_or_else(|e| panic!("{e}"));
+    if sc.case.setup.setup.instagram_account_id.is_some()
+        && !info.features.iter().any(|f| f == "instagram")
+    {
+        eprintln!("scenario {name} skipped: the target does not list the instagram feature");
+        return;
+    }
     let opts = DriverOptions {
         trace: true,
         ..DriverOptions::for_features(&info.features, std::time::Duration::from_millis(300))
@@ -147,4 +153,30 @@ async fn scenario_lead_qualification() {
 #[tokio::test(flavor = "multi_thread")]
 async fn scenario_click_to_messenger() {
     scenario("click_to_messenger").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scenario_lead_qualification_instagram() {
+    scenario("lead_qualification_instagram").await;
+}
+
+/// Every scripted scenario has its test above.
+#[test]
+fn every_scenario_file_is_played() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/scenarios");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let source = include_str!("conformance.rs");
+    for n in &names {
+        assert!(
+            source.contains(&format!("scenario(\"{n}\")")),
+            "fixtures/scenarios/{n}.json has no test"
+        );
+    }
+    assert_eq!(names.len(), 4, "{names:?}");
 }

@@ -164,3 +164,46 @@ fn the_invariant_checker_catches_a_broken_step() {
             .starts_with("HOOK-1")
     );
 }
+
+#[test]
+fn the_invariant_checker_catches_broken_instagram_steps() {
+    use baton::model::{AppSpec, Setup, Surface, UserEvent};
+    let app = |id: &str| AppSpec {
+        app_id: id.into(),
+        name: id.into(),
+        human_agent: false,
+        require_appsecret_proof: false,
+    };
+    let setup = Setup::new("5".into(), 0, vec![app("51"), app("52")], Some("51"))
+        .and_then(|s| s.with_instagram(Some("17841".into())))
+        .unwrap();
+    let msg = |psid: &str, platform| {
+        Op::User(UserEvent::Message {
+            psid: psid.into(),
+            text: "hi".into(),
+            quick_reply: None,
+            platform,
+        })
+    };
+    let mut st = State::new(setup);
+    apply(&mut st, &msg("1", Surface::Messenger));
+    let before = st.clone();
+    let op = msg("7", Surface::Instagram);
+    let out = apply(&mut st, &op);
+    assert!(check_step(&before, &op, &out, &st).is_ok());
+    // An Instagram event written as a Messenger one breaks IG-3.
+    let mut wrong = out.clone();
+    wrong.deliveries[0].event.surface = Surface::Messenger;
+    let err = check_step(&before, &op, &wrong, &st).unwrap_err();
+    assert!(err.starts_with("IG-3"), "{err}");
+    // A thread moving to the other surface, or owned by the other surface's
+    // inbox, breaks IG-4 / IG-2.
+    let mut moved = st.clone();
+    moved.threads.get_mut("1").unwrap().surface = Surface::Instagram;
+    let err = check_step(&before, &op, &out, &moved).unwrap_err();
+    assert!(err.starts_with("IG-4"), "{err}");
+    let mut owned = st.clone();
+    owned.threads.get_mut("7").unwrap().owner = Some(baton::model::Party::PageInbox);
+    let err = check_step(&before, &op, &out, &owned).unwrap_err();
+    assert!(err.starts_with("IG-2"), "{err}");
+}

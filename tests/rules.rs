@@ -260,6 +260,7 @@ fn busy_page() -> State {
         A0,
         Call::SetPageMenu {
             items: choices(&[("Home", "home")]),
+            platform: None,
         },
     );
     assert_eq!(out.answer, result_ok());
@@ -322,7 +323,7 @@ fn ctrl_5_failed_graph_calls_change_nothing() {
         ),
         (
             A1,
-            Call::DeletePageMenu,
+            Call::DeletePageMenu { platform: None },
             GraphError::NOT_ALLOWED,
             Rule::Menu1,
         ),
@@ -341,7 +342,7 @@ fn ctrl_5_failed_graph_calls_change_nothing() {
         ),
         (
             A1,
-            Call::SecondaryReceivers,
+            Call::SecondaryReceivers { platform: None },
             GraphError::NOT_ALLOWED,
             Rule::Pri1,
         ),
@@ -379,6 +380,7 @@ fn ctrl_5_failed_control_calls_change_nothing() {
             message: MsgRef::Unknown("m_elsewhere".into()),
             payload: "x".into(),
             title: None,
+            platform: Surface::Messenger,
         }),
         click_op("555", 0, "x", None),
         menu_op("555", "home", None),
@@ -1461,7 +1463,7 @@ fn pri_1_secondary_receivers_lists_every_app_but_the_primary() {
     // is never listed.
     let mut st = page(4).primary(A1).build();
     let before = st.clone();
-    let out = gr(&mut st, A1, Call::SecondaryReceivers);
+    let out = gr(&mut st, A1, Call::SecondaryReceivers { platform: None });
     expect(
         &out,
         Answer::Graph(Ok(GraphSuccess::SecondaryReceivers(vec![A0, A2, A3]))),
@@ -1474,7 +1476,7 @@ fn pri_1_secondary_receivers_lists_every_app_but_the_primary() {
         refused_call(
             &mut st,
             a,
-            Call::SecondaryReceivers,
+            Call::SecondaryReceivers { platform: None },
             GraphError::NOT_ALLOWED,
             Rule::Pri1,
         );
@@ -1489,7 +1491,7 @@ fn pri_1_secondary_receivers_without_primary_is_refused_for_everyone() {
         refused_call(
             &mut st,
             a,
-            Call::SecondaryReceivers,
+            Call::SecondaryReceivers { platform: None },
             GraphError::NOT_ALLOWED,
             Rule::Pri1,
         );
@@ -1798,6 +1800,7 @@ fn hook_2_standby_menu_postback_has_no_payload() {
         A0,
         Call::SetPageMenu {
             items: choices(&[("Help", "HELP")]),
+            platform: None,
         },
     );
     assert_eq!(out.answer, result_ok());
@@ -1930,11 +1933,12 @@ fn hook_5_steps_no_rule_names_deliver_nothing() {
         graph_op(A1, text(U, "hi")),
         graph_op(A2, survey(U, None)),
         graph_op(A1, owner_query(U)),
-        graph_op(A0, Call::SecondaryReceivers),
+        graph_op(A0, Call::SecondaryReceivers { platform: None }),
         graph_op(
             A0,
             Call::SetPageMenu {
                 items: choices(&[("a", "a")]),
+                platform: None,
             },
         ),
         graph_op(
@@ -1971,6 +1975,7 @@ fn hook_5_each_user_event_reaches_each_app_exactly_once() {
         A0,
         Call::SetPageMenu {
             items: choices(&[("m", "m")]),
+            platform: None,
         },
     );
     assert_eq!(out.answer, result_ok());
@@ -2322,6 +2327,7 @@ fn inbox_4_postbacks_and_menu_picks_leave_the_done_folder() {
         A0,
         Call::SetPageMenu {
             items: choices(&[("Menu", "MENU")]),
+            platform: None,
         },
     );
     assert_eq!(out.answer, result_ok());
@@ -2464,6 +2470,7 @@ fn ctm_1_ad_entry_for_an_app_that_is_not_subscribed_is_a_control_error() {
 fn page_menu_call(items: &[(&str, &str)]) -> Call {
     Call::SetPageMenu {
         items: choices(items),
+        platform: None,
     }
 }
 
@@ -2489,7 +2496,7 @@ fn menu_1_without_primary_any_app_sets_or_deletes_the_page_menu() {
     let out = gr(&mut st, A1, page_menu_call(&[("Help", "HELP")]));
     expect(&out, result_ok(), vec![], vec![], Rule::Menu1);
     assert_eq!(st.page_menu.as_ref().map(|m| m.set_by), Some(A1));
-    let out = gr(&mut st, A0, Call::DeletePageMenu);
+    let out = gr(&mut st, A0, Call::DeletePageMenu { platform: None });
     expect(&out, result_ok(), vec![], vec![], Rule::Menu1);
     assert_eq!(st.page_menu, None);
 }
@@ -2508,7 +2515,7 @@ fn menu_1_with_a_primary_only_the_primary_sets_or_deletes_the_page_menu() {
         refused_call(
             &mut st,
             a,
-            Call::DeletePageMenu,
+            Call::DeletePageMenu { platform: None },
             GraphError::NOT_ALLOWED,
             Rule::Menu1,
         );
@@ -2519,11 +2526,11 @@ fn menu_1_with_a_primary_only_the_primary_sets_or_deletes_the_page_menu() {
     refused_call(
         &mut st,
         A0,
-        Call::DeletePageMenu,
+        Call::DeletePageMenu { platform: None },
         GraphError::NOT_ALLOWED,
         Rule::Menu1,
     );
-    let out = gr(&mut st, A1, Call::DeletePageMenu);
+    let out = gr(&mut st, A1, Call::DeletePageMenu { platform: None });
     expect(&out, result_ok(), vec![], vec![], Rule::Menu1);
     assert_eq!(st.page_menu, None);
 }
@@ -2907,6 +2914,7 @@ fn cta_1_unknown_message_payload_or_psid_is_a_control_error() {
             message: MsgRef::Unknown("m_unknown".into()),
             payload: "OK".into(),
             title: None,
+            platform: Surface::Messenger,
         }),
         click_op("31337", 0, "OK", None),
     ];
@@ -3229,7 +3237,7 @@ fn auth_1_a_missing_token_gets_104() {
         text(U, "x"),
         release(U),
         owner_query(U),
-        Call::SecondaryReceivers,
+        Call::SecondaryReceivers { platform: None },
     ] {
         let out = refused(
             &mut st,
@@ -4023,4 +4031,785 @@ fn input_1_a_psid_becomes_known_through_message_and_ad_entry_only() {
         vec![],
         Rule::Auth4,
     );
+}
+
+// ===========================================================================
+// IG: the Instagram surface (`instagram.md`)
+
+/// An IGSID.
+const W: &str = "6655443322";
+/// A second IGSID.
+const X: &str = "6655443399";
+
+fn ig_page_menu_call(platform: &str, items: &[(&str, &str)]) -> Call {
+    Call::SetPageMenu {
+        items: choices(items),
+        platform: Some(platform.into()),
+    }
+}
+
+fn assert_rules(out: &Outcome, rules: &[Rule]) {
+    for r in rules {
+        assert_rule(out, *r);
+    }
+}
+
+#[test]
+fn ig_1_the_first_instagram_message_makes_an_igsid_and_pri_2_applies() {
+    let mut st = page(3).instagram().primary(A0).build();
+    let out = ig_msg(&mut st, W, "hi on instagram");
+    let mid = event_mid(&out);
+    expect(
+        &out,
+        ctl_mid(&mid),
+        on_ig_seen(fan_out(&ALL3, &[A0], W, T0, |_| {
+            message_ev(&mid, "hi on instagram")
+        })),
+        vec![],
+        Rule::Pri2,
+    );
+    assert_rules(&out, &[Rule::Ig1, Rule::Ig3, Rule::Hook1]);
+    assert_eq!(st.surface(W), Some(Surface::Instagram));
+    assert_eq!(owner(&st, W), Some(app(A0)));
+    assert_eq!(folder(&st, W), Folder::Main);
+    // Without a primary receiver, PRI-3 as on Messenger.
+    let mut st = page(2).instagram().build();
+    let out = ig_msg(&mut st, W, "hi");
+    let mid = event_mid(&out);
+    expect(
+        &out,
+        ctl_mid(&mid),
+        on_ig_seen(fan_out(&[A0, A1], &[A0, A1], W, T0, |_| {
+            message_ev(&mid, "hi")
+        })),
+        vec![],
+        Rule::Pri3,
+    );
+    assert_eq!(owner(&st, W), None);
+}
+
+#[test]
+fn ig_1_handover_calls_on_an_igsid_work_as_on_a_psid() {
+    let mut st = page(3).instagram().primary(A0).build();
+    ig_know(&mut st, W);
+    // PASS-1: the owner passes; the target hears of it on Instagram.
+    let out = gr(&mut st, A0, pass(W, Some(to_app(A1)), Some("lead")));
+    expect(
+        &out,
+        ok(),
+        on_ig_seen(vec![handover(
+            A1,
+            W,
+            T0,
+            pass_ev(app(A1), Some(app(A0)), Some("lead")),
+        )]),
+        vec![],
+        Rule::Pass1,
+    );
+    assert_rules(&out, &[Rule::Ig1, Rule::Ig3]);
+    // CTRL-4: the former owner can no longer send.
+    let out = refused_call(
+        &mut st,
+        A0,
+        text(W, "mine?"),
+        GraphError::NOT_OWNER,
+        Rule::Ctrl4,
+    );
+    assert_rule(&out, Rule::Ig1);
+    // REQ-1: another app asks; the owner is told on Instagram.
+    let out = gr(&mut st, A2, request(W, Some("me too")));
+    expect(
+        &out,
+        ok(),
+        on_ig_seen(vec![handover(A1, W, T0, request_ev(A2, Some("me too")))]),
+        vec![],
+        Rule::Req1,
+    );
+    // TAKE-2: the primary takes it back.
+    clock(&mut st, 1_000);
+    let out = gr(&mut st, A0, take(W, None));
+    expect(
+        &out,
+        ok(),
+        on_ig_seen(vec![handover(
+            A1,
+            W,
+            T0 + 1_000,
+            take_ev(app(A1), app(A0), None),
+        )]),
+        vec![],
+        Rule::Take2,
+    );
+    // EXP-2, then REL-1 and PRI-4.
+    let out = gr(&mut st, A0, extend(W, 172_800));
+    expect(&out, ok(), vec![], vec![], Rule::Exp2);
+    assert_eq!(deadline(&st, W), T0 + 1_000 + 172_800_000);
+    let out = gr(&mut st, A0, release(W));
+    expect(&out, ok(), vec![], vec![], Rule::Rel1);
+    assert_rule(&out, Rule::Ig1);
+    assert_eq!(owner(&st, W), None);
+    // CTRL-3 / CTRL-2: sends reach the IGSID's transcript.
+    let out = gr(&mut st, A2, text(W, "idle send"));
+    let mid = sent_mid(&out);
+    expect(
+        &out,
+        sent(W, &mid),
+        vec![],
+        vec![(W, entry(&mid, app(A2), MessageKind::Text, "idle send"))],
+        Rule::Ctrl3,
+    );
+    // INPUT-1: an IGSID the page never heard from is unknown, as a PSID is.
+    refused_call(
+        &mut st,
+        A0,
+        take(X, None),
+        GraphError::UNKNOWN_PSID,
+        Rule::Input1,
+    );
+}
+
+#[test]
+fn ig_1_click_to_instagram_direct_ads_and_postback_buttons() {
+    let mut st = page(3).instagram().primary(A0).build();
+    // CTM-1 with a Click-to-Instagram-Direct ad (same referral).
+    let out = run(
+        &mut st,
+        on_ig(ad_entry_op(W, to_app(A2), "ad77", "from the ad")),
+    );
+    let mid = event_mid(&out);
+    expect(
+        &out,
+        ctl_mid(&mid),
+        on_ig_seen(fan_out(&ALL3, &[A2], W, T0, |_| {
+            ad_ev(&mid, "from the ad", "ad77")
+        })),
+        vec![],
+        Rule::Ctm1,
+    );
+    assert_eq!(st.surface(W), Some(Surface::Instagram));
+    assert_eq!(owner(&st, W), Some(app(A2)));
+    // CTA-1 and HOOK-2: a button sent by app 1 (as human agent) gives it
+    // control when tapped; the payload only on messaging.
+    let mut st = page(3).instagram().primary(A0).human_agent(A1).build();
+    ig_know(&mut st, W);
+    let out = gr(
+        &mut st,
+        A1,
+        Call::Send {
+            psid: W.into(),
+            messaging_type: MessagingType::MessageTag,
+            tag: Some(HUMAN_AGENT_TAG.into()),
+            message: Message::Buttons {
+                text: "Book a call?".into(),
+                buttons: choices(&[("Yes", "BOOK")]),
+            },
+        },
+    );
+    assert_rule(&out, Rule::Ha1);
+    let out = run(&mut st, on_ig(click_op(W, 0, "BOOK", None)));
+    let mid = event_mid(&out);
+    expect(
+        &out,
+        ctl_mid(&mid),
+        on_ig_seen(fan_out(&ALL3, &[A1], W, T0, |ch| {
+            postback_ev(&mid, "Yes", (ch == Channel::Messaging).then_some("BOOK"))
+        })),
+        vec![],
+        Rule::Cta1,
+    );
+    assert_eq!(owner(&st, W), Some(app(A1)));
+}
+
+#[test]
+fn ig_1_control_lapses_on_instagram_threads_too() {
+    let mut st = page(2).instagram().primary(A0).build();
+    ig_know(&mut st, W);
+    let out = clock(&mut st, DAY);
+    expect(&out, now_answer(T0 + DAY), vec![], vec![], Rule::Exp1);
+    assert_rule(&out, Rule::Pri4);
+    assert_eq!(owner(&st, W), None);
+}
+
+#[test]
+fn ig_1_instagram_user_events_need_a_linked_instagram_account() {
+    let mut st = page(2).primary(A0).build();
+    let out = control_refused(&mut st, on_ig(user_msg_op(W, "hi")));
+    assert_eq!(out.decided_by, Rule::Ig1);
+    control_refused(&mut st, on_ig(ad_entry_op(W, to_app(A1), "ad", "hi")));
+    assert!(st.threads.is_empty());
+}
+
+#[test]
+fn ig_2_the_instagram_inbox_is_the_pass_target_of_instagram_threads() {
+    let mut st = page(3).instagram().primary(A0).build();
+    ig_know(&mut st, W);
+    clock(&mut st, 2_000);
+    let out = gr(
+        &mut st,
+        A0,
+        pass(W, Some(AppRef::InstagramInbox), Some("qualified")),
+    );
+    // No webhook (the inbox has none); the thread shows in main.
+    expect(&out, ok(), vec![], vec![], Rule::Pass1);
+    assert_rules(&out, &[Rule::Ig1, Rule::Ig2]);
+    assert_eq!(owner(&st, W), Some(IG_INBOX));
+    assert_eq!(folder(&st, W), Folder::Main);
+    assert_eq!(deadline(&st, W), T0 + 2_000 + DAY);
+    // Idle Instagram threads may be passed to it by anyone (PASS-2).
+    ig_know(&mut st, X);
+    gr(&mut st, A0, release(X));
+    let out = gr(&mut st, A2, pass(X, Some(AppRef::InstagramInbox), None));
+    expect(&out, ok(), vec![], vec![], Rule::Pass2);
+    assert_eq!(owner(&st, X), Some(IG_INBOX));
+}
+
+#[test]
+fn ig_2_each_inbox_is_an_unknown_target_on_the_other_surface() {
+    let mut st = page(3).instagram().primary(A0).build();
+    ig_know(&mut st, W);
+    know(&mut st, U);
+    for (psid, target) in [(W, AppRef::PageInbox), (U, AppRef::InstagramInbox)] {
+        let out = refused_call(
+            &mut st,
+            A0,
+            pass(psid, Some(target.clone()), None),
+            GraphError::UNKNOWN_TARGET,
+            Rule::Ig2,
+        );
+        assert_eq!(out.decided_by, Rule::Ig2);
+        assert_rule(&out, Rule::Pass5);
+        // The target is checked before ownership, as PASS-5 is.
+        let out = refused_call(
+            &mut st,
+            A1,
+            pass(psid, Some(target), None),
+            GraphError::UNKNOWN_TARGET,
+            Rule::Pass5,
+        );
+        assert_eq!(out.decided_by, Rule::Ig2);
+    }
+    // The id on the wire resolves to the same references.
+    assert_eq!(
+        st.setup.app_ref(INSTAGRAM_INBOX_APP_ID),
+        AppRef::InstagramInbox
+    );
+}
+
+#[test]
+fn ig_2_instagram_inbox_actions_play_inbox_1_to_4() {
+    let mut st = page(3).instagram().primary(A0).build();
+    ig_know(&mut st, W);
+    assert_eq!(gr(&mut st, A0, pass_to(W, A1)).answer, ok());
+    // INBOX-1: moving to main gives the Instagram Inbox control.
+    clock(&mut st, 1_000);
+    let out = ig_inbox(&mut st, W, InboxAction::MoveToMain);
+    expect(
+        &out,
+        ctl_ok(),
+        on_ig_seen(vec![handover(
+            A1,
+            W,
+            T0 + 1_000,
+            take_ev(app(A1), IG_INBOX, None),
+        )]),
+        vec![],
+        Rule::Inbox1,
+    );
+    assert_rules(&out, &[Rule::Ig1, Rule::Ig2, Rule::Ig3]);
+    assert_eq!(owner(&st, W), Some(IG_INBOX));
+    // INBOX-2: its reply reaches the user, sent by the Instagram Inbox.
+    let out = ig_inbox(&mut st, W, reply("An admin here"));
+    let mid = transcript(&st, W).last().unwrap().mid.clone();
+    expect(
+        &out,
+        ctl_ok(),
+        vec![],
+        vec![(W, entry(&mid, IG_INBOX, MessageKind::Text, "An admin here"))],
+        Rule::Inbox2,
+    );
+    // The Instagram Inbox is "another owner" (CTRL-4, REL-2, EXP-3, REQ-1).
+    for call in [text(W, "bot"), release(W), extend(W, 60)] {
+        let out = refused_call(&mut st, A1, call, GraphError::NOT_OWNER, Rule::Ig2);
+        assert_rule(&out, Rule::Ig1);
+    }
+    let out = gr(&mut st, A2, request(W, None));
+    expect(&out, ok(), vec![], vec![], Rule::Req1);
+    assert_rule(&out, Rule::Ig2);
+    // INBOX-4: marking done hands control to the primary.
+    clock(&mut st, 1_000);
+    let out = ig_inbox(&mut st, W, InboxAction::MarkDone);
+    expect(
+        &out,
+        ctl_ok(),
+        on_ig_seen(vec![handover(
+            A0,
+            W,
+            T0 + 2_000,
+            pass_ev(app(A0), Some(IG_INBOX), None),
+        )]),
+        vec![],
+        Rule::Inbox4,
+    );
+    assert_eq!(
+        (owner(&st, W), folder(&st, W)),
+        (Some(app(A0)), Folder::Done)
+    );
+    // INBOX-3: a reply in done leaves the owner alone.
+    let out = ig_inbox(&mut st, W, reply("Anything else?"));
+    assert_eq!(out.decided_by, Rule::Inbox3);
+    assert_eq!(owner(&st, W), Some(app(A0)));
+    // The primary may take from the Instagram Inbox (TAKE-2), no webhook.
+    ig_inbox(&mut st, W, InboxAction::MoveToMain);
+    let out = gr(&mut st, A0, take(W, None));
+    expect(&out, ok(), vec![], vec![], Rule::Take2);
+    assert_rule(&out, Rule::Ig2);
+}
+
+#[test]
+fn ig_2_an_inbox_acts_only_on_its_own_surface_and_is_never_primary() {
+    let mut st = page(2).instagram().primary(A0).build();
+    ig_know(&mut st, W);
+    know(&mut st, U);
+    for action in [
+        InboxAction::MoveToMain,
+        reply("wrong inbox"),
+        InboxAction::MarkDone,
+    ] {
+        // The Page Inbox on an Instagram thread, the Instagram Inbox on a
+        // Messenger thread: control-API errors.
+        control_refused(&mut st, inbox_op(W, action.clone()));
+        control_refused(&mut st, on_ig(inbox_op(U, action)));
+    }
+    // PRI-1: neither inbox can be the primary receiver.
+    let out = control_refused(
+        &mut st,
+        Op::Roles {
+            primary: Some(AppRef::InstagramInbox),
+        },
+    );
+    assert_eq!(out.decided_by, Rule::Pri1);
+    let apps = vec![AppSpec {
+        app_id: INSTAGRAM_INBOX_APP_ID.into(),
+        name: "not an app".into(),
+        human_agent: false,
+        require_appsecret_proof: false,
+    }];
+    assert!(Setup::new("5".into(), 0, apps, None).is_err());
+    let app = AppSpec {
+        app_id: "51".into(),
+        name: "a".into(),
+        human_agent: false,
+        require_appsecret_proof: false,
+    };
+    assert!(
+        Setup::new(
+            "5".into(),
+            0,
+            vec![app.clone()],
+            Some(INSTAGRAM_INBOX_APP_ID)
+        )
+        .is_err()
+    );
+    let plain = Setup::new("5".into(), 0, vec![app], None).unwrap();
+    for bad in ["", "5", PAGE_INBOX_APP_ID, INSTAGRAM_INBOX_APP_ID] {
+        assert!(
+            plain.clone().with_instagram(Some(bad.into())).is_err(),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn ig_3_instagram_threads_deliver_instagram_events_and_page_events_stay_on_messenger() {
+    let mut st = page(2).instagram().build();
+    let out = user_msg(&mut st, U, "messenger");
+    assert!(
+        out.deliveries
+            .iter()
+            .all(|d| d.event.surface == Surface::Messenger)
+    );
+    assert!(!out.rules.contains(Rule::Ig3));
+    let out = ig_msg(&mut st, W, "instagram");
+    assert_eq!(out.deliveries.len(), 2);
+    assert!(
+        out.deliveries
+            .iter()
+            .all(|d| d.event.surface == Surface::Instagram)
+    );
+    assert_rules(&out, &[Rule::Ig3, Rule::Hook4]);
+    // app_roles is the page's: on Messenger (decided).
+    let out = roles(&mut st, Some(to_app(A1)));
+    expect(
+        &out,
+        ctl_ok(),
+        vec![app_roles(A0, T0, false), app_roles(A1, T0, true)],
+        vec![],
+        Rule::Pri5,
+    );
+    assert!(!out.rules.contains(Rule::Ig3));
+}
+
+#[test]
+fn ig_4_a_step_on_one_surface_leaves_the_other_surface_alone() {
+    let mut st = page(3).instagram().primary(A0).build();
+    know(&mut st, U);
+    ig_know(&mut st, W);
+    let messenger = st.thread(U).unwrap().clone();
+    // Everything on the Instagram thread...
+    for op in [
+        graph_op(A0, pass(W, Some(to_app(A1)), None)),
+        on_ig(user_msg_op(W, "again")),
+        on_ig(inbox_op(W, InboxAction::MoveToMain)),
+        on_ig(inbox_op(W, reply("hi"))),
+        on_ig(inbox_op(W, InboxAction::MarkDone)),
+        graph_op(A0, release(W)),
+        graph_op(A1, take(W, None)),
+    ] {
+        let out = run(&mut st, op.clone());
+        assert!(!out.is_refusal(), "{op}: {out:?}");
+        assert_rule(&out, Rule::Ig4);
+        assert!(
+            out.deliveries
+                .iter()
+                .all(|d| d.event.psid.as_deref() == Some(W))
+        );
+        assert_eq!(
+            st.thread(U),
+            Some(&messenger),
+            "{op} changed the Messenger thread"
+        );
+    }
+    // ...and everything on the Messenger thread leaves the Instagram one.
+    let instagram = st.thread(W).unwrap().clone();
+    for op in [
+        graph_op(A0, pass(U, Some(AppRef::PageInbox), None)),
+        inbox_op(U, InboxAction::MarkDone),
+        graph_op(A0, user_menu_call(U, &[("Help", "HELP")])),
+        user_msg_op(U, "again"),
+    ] {
+        let out = run(&mut st, op.clone());
+        assert!(!out.is_refusal(), "{op}: {out:?}");
+        assert_rule(&out, Rule::Ig4);
+        assert_eq!(
+            st.thread(W),
+            Some(&instagram),
+            "{op} changed the Instagram thread"
+        );
+    }
+}
+
+#[test]
+fn ig_4_a_user_id_belongs_to_the_surface_of_its_first_event() {
+    let mut st = page(3).instagram().build();
+    know(&mut st, U);
+    ig_know(&mut st, W);
+    gr(&mut st, A0, buttons(U, "pick", &[("A", "A")]));
+    gr(&mut st, A0, buttons(W, "pick", &[("A", "A")]));
+    gr(&mut st, A0, page_menu_call(&[("M", "M")]));
+    gr(&mut st, A0, ig_page_menu_call("instagram", &[("M", "M")]));
+    // Every user event and inbox action naming the id on the other surface
+    // is a control-API error, decided by IG-4.
+    for (id, on) in [(U, true), (W, false)] {
+        let flip = |op: Op| if on { on_ig(op) } else { op };
+        for op in [
+            user_msg_op(id, "x"),
+            ad_entry_op(id, to_app(A1), "ad", "x"),
+            click_op(id, 0, "A", None),
+            menu_op(id, "M", None),
+        ] {
+            let out = control_refused(&mut st, flip(op));
+            assert_eq!(out.decided_by, Rule::Ig4);
+        }
+        control_refused(&mut st, flip(inbox_op(id, InboxAction::MoveToMain)));
+    }
+    assert_eq!(st.surface(U), Some(Surface::Messenger));
+    assert_eq!(st.surface(W), Some(Surface::Instagram));
+}
+
+#[test]
+fn ig_4_one_primary_receiver_serves_both_surfaces() {
+    let mut st = page(3).instagram().primary(A1).build();
+    know(&mut st, U);
+    ig_know(&mut st, W);
+    assert_eq!(
+        (owner(&st, U), owner(&st, W)),
+        (Some(app(A1)), Some(app(A1)))
+    );
+    // Changing it changes it for both; existing owners stay (PRI-5).
+    let out = roles(&mut st, Some(to_app(A2)));
+    assert_rule(&out, Rule::Ig4);
+    ig_know(&mut st, X);
+    assert_eq!(owner(&st, X), Some(app(A2)));
+    assert_eq!(owner(&st, W), Some(app(A1)));
+    // The new primary takes on either surface (TAKE-2).
+    for psid in [U, W] {
+        assert_eq!(gr(&mut st, A2, take(psid, None)).answer, ok());
+    }
+    // Without a target a pass goes to the primary, on both surfaces (PASS-4).
+    assert_success_pass(&mut st, A2, A0);
+    assert_eq!(gr(&mut st, A2, pass_to(W, A0)).answer, ok());
+    let out = gr(&mut st, A0, pass(W, None, None));
+    expect(
+        &out,
+        ok(),
+        on_ig_seen(vec![handover(
+            A2,
+            W,
+            T0,
+            pass_ev(app(A2), Some(app(A0)), None),
+        )]),
+        vec![],
+        Rule::Pass4,
+    );
+}
+
+#[test]
+fn ig_5_surveys_on_instagram_threads_are_refused_with_100() {
+    let mut st = page(3).instagram().primary(A0).human_agent(A1).build();
+    ig_know(&mut st, W);
+    // By the owner, by a non-owner (held on Messenger), with the human agent
+    // tag: 400 / 100, nothing held or delivered.
+    for (a, tag) in [(A0, false), (A2, false), (A1, true)] {
+        let call = Call::Send {
+            psid: W.into(),
+            messaging_type: if tag {
+                MessagingType::MessageTag
+            } else {
+                MessagingType::Response
+            },
+            tag: tag.then(|| HUMAN_AGENT_TAG.to_string()),
+            message: Message::Survey {
+                title: Some("How did we do?".into()),
+            },
+        };
+        let out = refused_call(&mut st, a, call, GraphError::INVALID, Rule::Ig5);
+        assert_eq!(out.decided_by, Rule::Ig5);
+        assert_rule(&out, Rule::Ig1);
+    }
+    assert!(st.thread(W).unwrap().held.is_empty());
+    // The same survey to a PSID is held as SURVEY-1 says.
+    know(&mut st, U);
+    let out = gr(&mut st, A2, survey(U, None));
+    assert_eq!(out.decided_by, Rule::Survey1);
+    assert_eq!(st.thread(U).unwrap().held.len(), 1);
+}
+
+#[test]
+fn ig_5_user_level_menus_are_refused_on_instagram_threads() {
+    let mut st = page(3).instagram().build();
+    ig_know(&mut st, W);
+    // Idle: anyone may set a user menu on Messenger; not on Instagram.
+    let out = refused_call(
+        &mut st,
+        A1,
+        user_menu_call(W, &[("Help", "HELP")]),
+        GraphError::INVALID,
+        Rule::Ig5,
+    );
+    assert_eq!(out.decided_by, Rule::Ig5);
+    assert_eq!(gr(&mut st, A1, take(W, None)).answer, ok());
+    let out = refused_call(
+        &mut st,
+        A1,
+        Call::DeleteUserMenu { psid: W.into() },
+        GraphError::INVALID,
+        Rule::Ig5,
+    );
+    assert_rule(&out, Rule::Menu2);
+}
+
+#[test]
+fn ig_5_the_page_level_menu_is_per_surface() {
+    let mut st = page(3).instagram().build();
+    know(&mut st, U);
+    ig_know(&mut st, W);
+    // No Instagram menu yet: a pick on Instagram is a control-API error even
+    // with a Messenger menu in force.
+    assert_eq!(
+        gr(&mut st, A0, page_menu_call(&[("Shop", "SHOP")])).answer,
+        result_ok()
+    );
+    control_refused(&mut st, on_ig(menu_op(W, "SHOP", None)));
+    // platform=instagram (any case) sets the Instagram menu only.
+    let out = gr(
+        &mut st,
+        A1,
+        ig_page_menu_call("Instagram", &[("Book", "BOOK")]),
+    );
+    expect(&out, result_ok(), vec![], vec![], Rule::Menu1);
+    assert_rules(&out, &[Rule::Ig5, Rule::Ig1]);
+    assert_eq!(st.page_menu.as_ref().unwrap().set_by, A0);
+    assert_eq!(st.instagram_menu.as_ref().unwrap().set_by, A1);
+    // MENU-3 uses the menu of the thread's surface.
+    let out = run(&mut st, on_ig(menu_op(W, "BOOK", None)));
+    let mid = event_mid(&out);
+    expect(
+        &out,
+        ctl_mid(&mid),
+        on_ig_seen(fan_out(&ALL3, &[A1], W, T0, |ch| {
+            postback_ev(&mid, "Book", (ch == Channel::Messaging).then_some("BOOK"))
+        })),
+        vec![],
+        Rule::Menu3,
+    );
+    assert_eq!(owner(&st, W), Some(app(A1)));
+    let out = run(&mut st, menu_op(U, "SHOP", None));
+    assert_eq!(out.decided_by, Rule::Menu3);
+    assert_eq!(owner(&st, U), Some(app(A0)));
+    // Deleting the Instagram menu leaves the Messenger one; platform=messenger
+    // is the default surface.
+    let out = gr(
+        &mut st,
+        A2,
+        Call::DeletePageMenu {
+            platform: Some("INSTAGRAM".into()),
+        },
+    );
+    expect(&out, result_ok(), vec![], vec![], Rule::Ig5);
+    assert_eq!(st.instagram_menu, None);
+    assert!(st.page_menu.is_some());
+    let out = gr(
+        &mut st,
+        A2,
+        ig_page_menu_call("messenger", &[("New", "NEW")]),
+    );
+    assert_eq!(out.answer, result_ok());
+    assert_eq!(st.page_menu.as_ref().unwrap().set_by, A2);
+    assert_eq!(st.instagram_menu, None);
+}
+
+#[test]
+fn ig_5_menu_1_applies_to_the_instagram_menu_on_its_own() {
+    let mut st = page(3).instagram().primary(A0).build();
+    let out = refused_call(
+        &mut st,
+        A1,
+        ig_page_menu_call("instagram", &[("X", "X")]),
+        GraphError::NOT_ALLOWED,
+        Rule::Menu1,
+    );
+    assert_rule(&out, Rule::Ig5);
+    assert_eq!(
+        gr(&mut st, A0, ig_page_menu_call("instagram", &[("X", "X")])).answer,
+        result_ok()
+    );
+    assert_eq!(st.page_menu, None);
+}
+
+#[test]
+fn ig_5_bad_platform_values_and_pages_without_instagram_get_100() {
+    let mut st = page(2).instagram().build();
+    for call in [
+        ig_page_menu_call("whatsapp", &[("X", "X")]),
+        Call::DeletePageMenu {
+            platform: Some("".into()),
+        },
+    ] {
+        let out = refused_call(&mut st, A0, call, GraphError::INVALID, Rule::Ig5);
+        assert_eq!(out.decided_by, Rule::Ig5);
+        assert_rule(&out, Rule::Input1);
+    }
+    // The parameter is checked before the PSID and the rules (MENU-1).
+    let mut st = page(2).instagram().primary(A0).build();
+    let out = refused_call(
+        &mut st,
+        A1,
+        ig_page_menu_call("threads", &[("X", "X")]),
+        GraphError::INVALID,
+        Rule::Ig5,
+    );
+    assert_eq!(out.decided_by, Rule::Ig5);
+    // A page without an Instagram account has no Instagram menu (decided).
+    let mut st = page(2).build();
+    let out = refused_call(
+        &mut st,
+        A0,
+        ig_page_menu_call("instagram", &[("X", "X")]),
+        GraphError::INVALID,
+        Rule::Ig5,
+    );
+    assert_eq!(out.decided_by, Rule::Ig5);
+    assert_eq!(
+        gr(&mut st, A0, ig_page_menu_call("MESSENGER", &[("X", "X")])).answer,
+        result_ok()
+    );
+}
+
+#[test]
+fn ig_6_secondary_receivers_takes_platform_in_any_case() {
+    let mut st = page(3).instagram().primary(A1).build();
+    let list = Answer::Graph(Ok(GraphSuccess::SecondaryReceivers(vec![A0, A2])));
+    for platform in [
+        None,
+        Some("messenger"),
+        Some("instagram"),
+        Some("INSTAGRAM"),
+        Some("Messenger"),
+    ] {
+        let before = st.clone();
+        let out = gr(
+            &mut st,
+            A1,
+            Call::SecondaryReceivers {
+                platform: platform.map(Into::into),
+            },
+        );
+        expect(&out, list.clone(), vec![], vec![], Rule::Pri1);
+        assert_eq!(out.rules.contains(Rule::Ig6), platform.is_some());
+        assert_eq!(st, before);
+    }
+    // Another value: 400 / 100, before the primary-only check (10).
+    for (a, bad) in [(A1, "whatsapp"), (A0, "ig"), (A1, "")] {
+        let out = refused_call(
+            &mut st,
+            a,
+            Call::SecondaryReceivers {
+                platform: Some(bad.into()),
+            },
+            GraphError::INVALID,
+            Rule::Ig6,
+        );
+        assert_eq!(out.decided_by, Rule::Ig6);
+        assert_rule(&out, Rule::Input1);
+    }
+    // A valid platform from a non-primary is still 400 / 10.
+    refused_call(
+        &mut st,
+        A0,
+        Call::SecondaryReceivers {
+            platform: Some("instagram".into()),
+        },
+        GraphError::NOT_ALLOWED,
+        Rule::Ig6,
+    );
+}
+
+#[test]
+fn ig_6_thread_owner_on_an_igsid_answers_as_for_a_psid() {
+    let mut st = page(3).instagram().primary(A0).build();
+    ig_know(&mut st, W);
+    assert_eq!(gr(&mut st, A0, pass_to(W, A1)).answer, ok());
+    let exp = (T0 + DAY) / 1000;
+    for (a, view) in [
+        (A1, (Some(app(A1)), exp)),
+        (A0, (Some(app(A1)), exp)),
+        (A2, (None, exp)),
+    ] {
+        let out = gr(&mut st, a, owner_query(W));
+        expect(&out, owner_view(Some(view)), vec![], vec![], Rule::Auth4);
+        assert_rules(&out, &[Rule::Ig6, Rule::Ig1]);
+    }
+    gr(&mut st, A1, pass(W, Some(AppRef::InstagramInbox), None));
+    let out = gr(&mut st, A0, owner_query(W));
+    expect(
+        &out,
+        owner_view(Some((Some(IG_INBOX), exp))),
+        vec![],
+        vec![],
+        Rule::Auth4,
+    );
+    gr(&mut st, A0, take(W, None));
+    gr(&mut st, A0, release(W));
+    let out = gr(&mut st, A2, owner_query(W));
+    expect(&out, owner_view(None), vec![], vec![], Rule::Ig6);
 }

@@ -10,6 +10,10 @@
 //!
 //! Each script runs its own webhook sink and checks answers, errors and
 //! signed webhooks step by step; it exits 0 only when every check passed.
+//! Both drive a Messenger thread and then an Instagram thread (an IGSID on
+//! the page's linked Instagram account): `"object":"instagram"` deliveries,
+//! a pass to the Instagram Inbox, `thread_owner` on the IGSID, a standby
+//! delivery while the Instagram Inbox owns, and control back to the primary.
 //!
 //! Dependencies: `.ci/run` installs them (`npm ci --prefix tests/clients`,
 //! and a venv at `tests/clients/.venv` from `requirements.txt`). When they

@@ -34,7 +34,10 @@ async fn info_and_unknown_routes() {
         .map(|f| f.as_str().unwrap())
         .collect();
     features.sort();
-    assert_eq!(features, ["clock", "flush", "roles", "transcript"]);
+    assert_eq!(
+        features,
+        ["clock", "flush", "instagram", "roles", "transcript"]
+    );
 
     // Unknown routes and methods: 400 {"error"}.
     for (method, route) in [
@@ -280,6 +283,7 @@ async fn user_events_and_their_errors() {
         psid: "1".into(),
         text: "Red".into(),
         quick_reply: Some("RED".into()),
+        platform: Surface::Messenger,
     });
     w.op(&h, qr).await.resp.assert_ok();
 
@@ -301,6 +305,7 @@ async fn user_events_and_their_errors() {
         message: MsgRef::Nth(nth),
         payload: "NO".into(),
         title: None,
+        platform: Surface::Messenger,
     });
     let s = w.op(&h, tap).await;
     assert!(s.json()["mid"].is_string());
@@ -349,6 +354,7 @@ async fn user_events_and_their_errors() {
         message: MsgRef::Nth(nth),
         payload: "YES".into(),
         title: Some("Yes!".into()),
+        platform: Surface::Messenger,
     }));
 
     // menu: no menu in force is an error; a page menu gives control to
@@ -358,6 +364,7 @@ async fn user_events_and_their_errors() {
             psid: "1".into(),
             payload: payload.into(),
             title: title.map(String::from),
+            platform: Surface::Messenger,
         })
     };
     w.op(&h, menu("START", None))
@@ -387,6 +394,7 @@ async fn user_events_and_their_errors() {
             app,
             ad_id: "ad-1".into(),
             text: "from an ad".into(),
+            platform: Surface::Messenger,
         })
     };
     w.op(&h, ad(AppRef::App(A2))).await.resp.assert_ok();
@@ -432,6 +440,7 @@ async fn inbox_actions() {
     let inbox = |psid: &str, action: InboxAction| Op::Inbox {
         psid: psid.into(),
         action,
+        platform: Surface::Messenger,
     };
     w.user_message(&h, "1", "hi").await; // A0 owns
     w.ok(&h, pass(A0, "1", to_app(A1), None)).await;
@@ -678,6 +687,7 @@ async fn integer_page_ids() {
         action: InboxAction::Reply {
             text: "hello".into(),
         },
+        platform: Surface::Messenger,
     });
     let r = h
         .post("clock", json!({"page_id": 700080, "advance_ms": 5}))

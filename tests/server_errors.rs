@@ -198,6 +198,7 @@ async fn every_row_of_the_error_table() {
     let inbox = Op::Inbox {
         psid: "2".into(),
         action: InboxAction::MoveToMain,
+        platform: Surface::Messenger,
     };
     w.op(&h, inbox).await.resp.assert_ok();
     w.refused(&h, send_text(A0, "2", "x"), c, s).await;

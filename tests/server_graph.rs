@@ -108,6 +108,7 @@ async fn scenario(h: &Harness, w: &mut World, t: Transport) {
         psid: p.into(),
         payload: "START".into(),
         title: None,
+        platform: Surface::Messenger,
     });
     w.op(h, menu).await.resp.assert_ok();
     let nth = w.model.threads[p]
@@ -120,6 +121,7 @@ async fn scenario(h: &Harness, w: &mut World, t: Transport) {
         message: MsgRef::Nth(nth),
         payload: "YES".into(),
         title: None,
+        platform: Surface::Messenger,
     });
     w.op(h, tap).await.resp.assert_ok();
     w.ok(h, g(delete_page_menu(A0))).await;
@@ -129,6 +131,7 @@ async fn scenario(h: &Harness, w: &mut World, t: Transport) {
         app: AppRef::App(A1),
         ad_id: "ad-7".into(),
         text: "from the ad".into(),
+        platform: Surface::Messenger,
     });
     w.op(h, ad).await.resp.assert_ok();
     w.ok(h, g(release(A1, q))).await;
@@ -137,6 +140,7 @@ async fn scenario(h: &Harness, w: &mut World, t: Transport) {
         psid: p.into(),
         text: "Red".into(),
         quick_reply: Some("RED".into()),
+        platform: Surface::Messenger,
     });
     w.op(h, tapped).await.resp.assert_ok();
     w.check(h).await;

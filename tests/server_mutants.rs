@@ -1,8 +1,8 @@
 //! `baton serve --mutant …` over real HTTP: the transport-level mutants
 //! (which the model-level unit tests cannot see) really break what they
 //! claim to break, and the same checks pass without them. Plus a few
-//! decision-level mutants, to show the switch reaches the HTTP path, and
-//! `--list-mutants`.
+//! decision-level mutants, to show the switch reaches the HTTP path, the
+//! Instagram mutants (IG-2 .. IG-5), and `--list-mutants`.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -161,6 +161,158 @@ async fn decision_mutants_reach_the_http_path() {
         .await;
     r.assert_ok();
     assert_eq!(h.transcript("910006", "1").await.len(), 1);
+}
+
+const IG: &str = "17841400000910001";
+
+fn ig_inbox(psid: &str, action: InboxAction) -> Op {
+    Op::Inbox {
+        psid: psid.into(),
+        action,
+        platform: Surface::Instagram,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ig_wrong_object_writes_instagram_deliveries_as_page_ones() {
+    for on in [false, true] {
+        let mutants: &[Mutant] = if on { &[Mutant::IgWrongObject] } else { &[] };
+        let h = Harness::with_mutants(mutants).await;
+        let mut w = World::plain(&h.sink, "910101", 2, None).with_instagram(IG);
+        w.reset(&h).await;
+        w.user_message(&h, "1", "messenger").await;
+        w.ig_message(&h, "700", "instagram").await;
+        assert_eq!(h.flush("910101").await, 4);
+        for a in [A0, A1] {
+            let hits = h.sink.hits(w.hook(a));
+            assert_eq!(hits.len(), 2);
+            let objects: Vec<String> = hits
+                .iter()
+                .map(|hit| {
+                    let v: serde_json::Value = serde_json::from_slice(&hit.body).unwrap();
+                    // Signed all the same: only the envelope is wrong.
+                    let sig = hit.header("x-hub-signature-256").unwrap();
+                    assert!(verify_signature(w.secret(a), &hit.body, sig));
+                    v["object"].as_str().unwrap().to_string()
+                })
+                .collect();
+            let want = if on {
+                ["page", "page"]
+            } else {
+                ["page", "instagram"]
+            };
+            assert_eq!(objects, want, "mutant {on}");
+            // The harness cannot read the Instagram delivery as either
+            // surface's: IG-3.
+            let read = baton::wire::parse_delivery(&hits[1].body, &w.setup);
+            assert_eq!(read.is_err(), on, "mutant {on}: {read:?}");
+            if let Err(e) = read {
+                assert!(e.to_string().contains("IG-3"), "{e}");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ig_page_inbox_accepted_takes_the_page_inbox_id_on_instagram() {
+    for on in [false, true] {
+        let mutants: &[Mutant] = if on {
+            &[Mutant::IgPageInboxAccepted]
+        } else {
+            &[]
+        };
+        let h = Harness::with_mutants(mutants).await;
+        let mut w = World::plain(&h.sink, "910102", 2, Some(A0)).with_instagram(IG);
+        w.reset(&h).await;
+        w.ig_message(&h, "700", "hi").await;
+        let req = render_graph(
+            &pass(A0, "700", Some(AppRef::PageInbox), None),
+            &w.setup,
+            &w.creds,
+        );
+        let r = h.send(&req).await;
+        if on {
+            r.assert_ok();
+            // The thread went to the Instagram Inbox, against IG-2.
+            let st = h.server.platform.page_state("910102").unwrap();
+            assert_eq!(st.owner("700"), Some(Party::InstagramInbox));
+        } else {
+            r.assert_graph_error(400, 100, Some(2018164));
+        }
+        // On Messenger threads the mutant changes nothing.
+        w.user_message(&h, "1", "hi").await;
+        let r = h
+            .send(&render_graph(
+                &pass(A0, "1", Some(AppRef::PageInbox), None),
+                &w.setup,
+                &w.creds,
+            ))
+            .await;
+        r.assert_ok();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ig_surface_leak_releases_across_surfaces() {
+    for on in [false, true] {
+        let mutants: &[Mutant] = if on { &[Mutant::IgSurfaceLeak] } else { &[] };
+        let h = Harness::with_mutants(mutants).await;
+        let mut w = World::plain(&h.sink, "910103", 2, Some(A0)).with_instagram(IG);
+        w.reset(&h).await;
+        w.user_message(&h, "1", "messenger").await;
+        w.ig_message(&h, "700", "instagram").await;
+        // Releasing the Instagram thread...
+        let r = h
+            .send(&render_graph(&release(A0, "700"), &w.setup, &w.creds))
+            .await;
+        r.assert_ok();
+        // ...leaves the Messenger thread to its owner, unless the mutant is on.
+        let st = h.server.platform.page_state("910103").unwrap();
+        let want = if on { None } else { Some(Party::App(A0)) };
+        assert_eq!(st.owner("1"), want, "mutant {on}");
+        let r = h
+            .send(&render_graph(&thread_owner(A0, "1"), &w.setup, &w.creds))
+            .await;
+        r.assert_ok();
+        assert_eq!(r.json()["data"].as_array().unwrap().is_empty(), on);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ig_survey_allowed_takes_surveys_and_user_menus_on_instagram() {
+    for on in [false, true] {
+        let mutants: &[Mutant] = if on { &[Mutant::IgSurveyAllowed] } else { &[] };
+        let h = Harness::with_mutants(mutants).await;
+        let mut w = World::plain(&h.sink, "910104", 2, Some(A0)).with_instagram(IG);
+        w.reset(&h).await;
+        w.ig_message(&h, "700", "hi").await;
+        let survey = send(
+            A0,
+            "700",
+            Message::Survey {
+                title: Some("Rate us".into()),
+            },
+        );
+        let r = h.send(&render_graph(&survey, &w.setup, &w.creds)).await;
+        let menu = set_user_menu(A0, "700", &[choice("Help", "HELP")]);
+        let m = h.send(&render_graph(&menu, &w.setup, &w.creds)).await;
+        if on {
+            r.assert_ok();
+            m.assert_ok();
+            let t = h.transcript("910104", "700").await;
+            assert_eq!(t.len(), 1);
+            assert_eq!(t[0].kind, MessageKind::Survey);
+            // The thread stays an Instagram thread.
+            let st = h.server.platform.page_state("910104").unwrap();
+            assert_eq!(st.surface("700"), Some(Surface::Instagram));
+        } else {
+            r.assert_graph_error(400, 100, None);
+            m.assert_graph_error(400, 100, None);
+            assert!(h.transcript("910104", "700").await.is_empty());
+        }
+        // The Instagram Inbox still works on the thread either way.
+        w.sent_control(ig_inbox("700", InboxAction::MoveToMain));
+    }
 }
 
 #[test]

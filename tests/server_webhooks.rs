@@ -43,6 +43,7 @@ async fn every_delivery_is_signed_for_its_receiver() {
         message: MsgRef::Nth(0),
         payload: "B".into(),
         title: None,
+        platform: Surface::Messenger,
     });
     w.op(&h, tap).await.resp.assert_ok();
     w.op(
@@ -58,6 +59,7 @@ async fn every_delivery_is_signed_for_its_receiver() {
         app: AppRef::App(A1),
         ad_id: "ad".into(),
         text: "ad".into(),
+        platform: Surface::Messenger,
     });
     w.op(&h, ad).await.resp.assert_ok();
     // `check` verifies each signature with baton's verifier (own secret

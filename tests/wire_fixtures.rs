@@ -5,7 +5,8 @@
 
 use baton::model::{
     AppIx, AppSpec, Call, Channel, ControlSuccess, Edge, Encoding, EventKind, GraphError, GraphOp,
-    GraphSuccess, Message, MessagingType, OwnerView, Party, Setup, TokenAt, Transport,
+    GraphSuccess, INSTAGRAM_INBOX_APP_ID, Message, MessagingType, OwnerView, Party, Setup, Surface,
+    TokenAt, Transport,
 };
 use baton::wire::control::{ControlRequest, InfoAnswer, TranscriptAnswer, parse_control_answer};
 use baton::wire::{
@@ -18,6 +19,9 @@ use std::path::{Path, PathBuf};
 
 const PAGE: &str = "1234567890";
 const PSID: &str = "6000000000000001";
+/// The Instagram account linked to the fixtures' page, and an IGSID.
+const IG_ACCOUNT: &str = "17841400000000001";
+const IGSID: &str = "7000000000000001";
 
 /// The error table of `wire.md`: fixture name, code, subcode.
 const ERROR_ROWS: &[(&str, u32, Option<u32>)] = &[
@@ -56,6 +60,7 @@ fn setup() -> Setup {
         ],
         Some("1111"),
     )
+    .and_then(|s| s.with_instagram(Some(IG_ACCOUNT.into())))
     .unwrap()
 }
 
@@ -118,11 +123,38 @@ fn every_fixture_reads_back_to_itself() {
 fn webhook(stem: &str, bytes: &[u8]) {
     let s = setup();
     let env: Envelope = stable(bytes);
-    assert_eq!(env.object, "page");
+    let instagram = stem.starts_with("webhook_instagram_");
+    assert_eq!(env.object, if instagram { "instagram" } else { "page" });
     let events = parse_delivery(bytes, &s).unwrap_or_else(|e| panic!("{stem}: {e}"));
-    // Written again by our builder, the events read back the same.
-    let again = serde_json::to_vec(&delivery_envelope(&s, 1, &events)).unwrap();
+    let surface = if instagram {
+        Surface::Instagram
+    } else {
+        Surface::Messenger
+    };
+    assert!(events.iter().all(|(_, e)| e.surface == surface), "{stem}");
+    // Written again by our builder, the events read back the same, in an
+    // envelope of the same object naming the same ids.
+    let ours = delivery_envelope(&s, 1, &events);
+    assert_eq!(ours.object, env.object, "{stem}");
+    assert!(ours.entry.iter().all(|e| e.id == env.entry[0].id), "{stem}");
+    let again = serde_json::to_vec(&ours).unwrap();
     assert_eq!(parse_delivery(&again, &s).unwrap(), events, "{stem}");
+    // IG-3: the other object around the same entries is refused, as is the
+    // right object on a page without an Instagram account.
+    let mut raw: Value = serde_json::from_slice(bytes).unwrap();
+    raw["object"] = Value::from(if instagram { "page" } else { "instagram" });
+    let flipped = serde_json::to_vec(&raw).unwrap();
+    assert!(
+        parse_delivery(&flipped, &s).is_err(),
+        "{stem}: object flipped"
+    );
+    if instagram {
+        let plain = Setup {
+            instagram_account_id: None,
+            ..s.clone()
+        };
+        assert!(parse_delivery(bytes, &plain).is_err(), "{stem}: no account");
+    }
 
     let (channel, ev) = &events[0];
     let app = |i| Party::App(AppIx(i));
@@ -246,6 +278,57 @@ fn webhook(stem: &str, bytes: &[u8]) {
             EventKind::RequestThreadControl {
                 requested_owner: AppIx(2),
                 metadata: Some("customer asked for an order status".into())
+            }
+        ),
+        "webhook_instagram_message_messaging" | "webhook_instagram_message_standby" => {
+            let want = if stem.ends_with("standby") {
+                Channel::Standby
+            } else {
+                Channel::Messaging
+            };
+            assert_eq!(*channel, want);
+            assert_eq!(ev.psid.as_deref(), Some(IGSID));
+            assert!(
+                matches!(&ev.kind, EventKind::Message { text, quick_reply: None, ad_id: None, .. } if text == "Is this still available?")
+            );
+            let raw: Value = serde_json::from_slice(bytes).unwrap();
+            let ch = want.as_str();
+            assert_eq!(raw["entry"][0]["id"], IG_ACCOUNT);
+            assert_eq!(raw["entry"][0][ch][0]["recipient"]["id"], IG_ACCOUNT);
+            assert_eq!(raw["entry"][0][ch][0]["sender"]["id"], IGSID);
+        }
+        "webhook_instagram_postback_standby" => {
+            assert_eq!(*channel, Channel::Standby);
+            assert!(matches!(
+                &ev.kind,
+                EventKind::Postback { payload: None, title, .. } if title == "Book a call"
+            ));
+        }
+        "webhook_instagram_pass_thread_control_from_inbox" => {
+            assert_eq!(
+                ev.kind,
+                EventKind::PassThreadControl {
+                    new_owner: app(0),
+                    previous_owner: Some(Party::InstagramInbox),
+                    metadata: None
+                }
+            );
+            // Handover events name the Instagram account as recipient too.
+            let ours = serde_json::to_value(delivery_envelope(&s, 1, &events)).unwrap();
+            let e = &ours["entry"][0]["messaging"][0];
+            assert_eq!(e["recipient"]["id"], IG_ACCOUNT);
+            assert_eq!(e["sender"]["id"], IGSID);
+            assert_eq!(
+                e["pass_thread_control"]["previous_owner_app_id"],
+                INSTAGRAM_INBOX_APP_ID
+            );
+        }
+        "webhook_instagram_take_thread_control_by_inbox" => assert_eq!(
+            ev.kind,
+            EventKind::TakeThreadControl {
+                previous_owner: app(1),
+                new_owner: Party::InstagramInbox,
+                metadata: Some("admin stepped in".into()),
             }
         ),
         "webhook_app_roles_primary" | "webhook_app_roles_secondary" => {
@@ -439,6 +522,14 @@ fn request(stem: &str, ext: &str, bytes: &[u8]) {
                     payload: "RESTART".into(),
                 },
             ],
+            platform: None,
+        },
+        "request_messenger_profile_instagram" => Call::SetPageMenu {
+            items: vec![baton::model::Choice {
+                title: "Book a call".into(),
+                payload: "BOOK".into(),
+            }],
+            platform: Some("instagram".into()),
         },
         "request_custom_user_settings_form" => Call::SetUserMenu {
             psid: psid(),
@@ -485,6 +576,19 @@ fn control(stem: &str, bytes: &[u8]) {
             assert_eq!(entries[1].from, Party::PageInbox);
             assert_eq!(entries[2].kind, baton::model::MessageKind::Survey);
         }
+        "control_transcript_instagram" => {
+            // Instagram Inbox replies name the Instagram Inbox.
+            let t: TranscriptAnswer = stable(bytes);
+            let s = setup();
+            let entries: Vec<_> = t.data.iter().map(|i| i.to_entry(&s).unwrap()).collect();
+            assert_eq!(entries[0].from, Party::App(AppIx(0)));
+            assert_eq!(entries[1].from, Party::InstagramInbox);
+            let back: Vec<_> = entries
+                .iter()
+                .map(|e| baton::wire::control::TranscriptItem::from_entry(e, &s))
+                .collect();
+            assert_eq!(back, t.data);
+        }
         _ => {
             let route = stem
                 .strip_prefix("control_")
@@ -508,6 +612,8 @@ fn control(stem: &str, bytes: &[u8]) {
             match &req {
                 ControlRequest::Reset(r) => {
                     let (setup, creds) = r.to_setup().unwrap();
+                    let want = stem.ends_with("_instagram").then_some(IG_ACCOUNT);
+                    assert_eq!(setup.instagram_account_id.as_deref(), want, "{stem}");
                     assert_eq!(setup.primary, Some(AppIx(0)));
                     assert!(setup.apps[0].require_appsecret_proof);
                     assert!(setup.apps[1].human_agent);
@@ -517,7 +623,21 @@ fn control(stem: &str, bytes: &[u8]) {
                 }
                 ControlRequest::Roles(r) => assert_eq!(r.primary_receiver, None),
                 ControlRequest::Clock(c) => assert_eq!(c.advance_ms, 86_400_000),
-                ControlRequest::Inbox(i) => assert_eq!(i.text.as_deref(), Some("A person here")),
+                ControlRequest::Inbox(i) => {
+                    assert_eq!(i.text.as_deref(), Some("A person here"));
+                    let want = if stem.contains("instagram") {
+                        Surface::Instagram
+                    } else {
+                        Surface::Messenger
+                    };
+                    assert_eq!(i.platform, want);
+                }
+                ControlRequest::UserEvent(_) if stem.contains("instagram") => {
+                    let op = req.to_op(&baton::model::State::new(setup())).unwrap();
+                    let op = op.unwrap();
+                    assert_eq!(op.platform(), Some(Surface::Instagram), "{stem}");
+                    assert_eq!(op.psid().map(String::as_str), Some(IGSID));
+                }
                 ControlRequest::UserEvent(_) => {}
                 other => panic!("{stem}: unexpected {other:?}"),
             }

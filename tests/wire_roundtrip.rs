@@ -7,12 +7,12 @@
 
 use baton::model::{
     AppIx, AppRef, AppSpec, Call, Caller, Channel, Choice, Defect, DurationAs, Edge, Encoding,
-    Event, EventKind, GraphOp, Message, MessagingType, Op, PAGE_INBOX_APP_ID, Party, Proof, Setup,
-    State, TokenAt, Transport, UserEvent, apply,
+    Event, EventKind, GraphOp, INSTAGRAM_INBOX_APP_ID, Message, MessagingType, Op,
+    PAGE_INBOX_APP_ID, Party, Proof, Setup, State, Surface, TokenAt, Transport, UserEvent, apply,
 };
 use baton::wire::{
     AppCredentials, PageCredentials, PageKeys, RawRequest, canonical, canonical_edge, decode_graph,
-    defect_applies, delivery_body, delivery_headers, parse_delivery, render_graph,
+    defect_applies, delivery_body, delivery_headers, parse_delivery, render_graph, surface_runs,
     verify_signature,
 };
 use proptest::prelude::*;
@@ -25,12 +25,14 @@ struct Page {
     creds: Vec<AppCredentials>,
 }
 
+/// A page, with a linked Instagram account half the time.
 fn page() -> impl Strategy<Value = Page> {
     (
         "[1-9][0-9]{0,15}",
         prop::collection::vec((any::<bool>(), any::<bool>(), "[ -~]{0,12}"), 1..=4),
+        prop::option::of("17841[0-9]{6,12}"),
     )
-        .prop_map(|(page_id, apps)| {
+        .prop_map(|(page_id, apps, instagram)| {
             let specs = apps
                 .iter()
                 .enumerate()
@@ -51,7 +53,9 @@ fn page() -> impl Strategy<Value = Page> {
                 })
                 .collect();
             Page {
-                setup: Setup::new(page_id, 0, specs, None).unwrap(),
+                setup: Setup::new(page_id, 0, specs, None)
+                    .and_then(|s| s.with_instagram(instagram))
+                    .unwrap(),
                 creds,
             }
         })
@@ -105,7 +109,20 @@ fn target() -> impl Strategy<Value = AppRef> {
         "[1-9][0-9]{3,12}".prop_map(AppRef::Unknown),
         Just(AppRef::Unknown(String::new())),
         Just(AppRef::Unknown(PAGE_INBOX_APP_ID.to_string())),
+        Just(AppRef::InstagramInbox),
+        Just(AppRef::Unknown(INSTAGRAM_INBOX_APP_ID.to_string())),
     ]
+}
+
+/// A `platform` parameter: absent, valid in any case, or anything else.
+fn platform() -> impl Strategy<Value = Option<String>> {
+    prop::option::of(prop_oneof![
+        Just("instagram".to_string()),
+        Just("INSTAGRAM".to_string()),
+        Just("messenger".to_string()),
+        Just("Messenger".to_string()),
+        text(),
+    ])
 }
 
 fn messaging_type() -> impl Strategy<Value = MessagingType> {
@@ -147,9 +164,10 @@ fn call() -> impl Strategy<Value = Call> {
         )
             .prop_map(|(psid, duration)| Call::Extend { psid, duration }),
         psid().prop_map(|psid| Call::ThreadOwner { psid }),
-        Just(Call::SecondaryReceivers),
-        choices(0).prop_map(|items| Call::SetPageMenu { items }),
-        Just(Call::DeletePageMenu),
+        platform().prop_map(|platform| Call::SecondaryReceivers { platform }),
+        (choices(0), platform())
+            .prop_map(|(items, platform)| Call::SetPageMenu { items, platform }),
+        platform().prop_map(|platform| Call::DeletePageMenu { platform }),
         (psid(), choices(0)).prop_map(|(psid, items)| Call::SetUserMenu { psid, items }),
         psid().prop_map(|psid| Call::DeleteUserMenu { psid }),
         (
@@ -250,7 +268,7 @@ fn clean(op: &GraphOp, page: &Page) -> bool {
         Call::Pass {
             target: Some(AppRef::Unknown(id)),
             ..
-        } => !id.is_empty() && id != PAGE_INBOX_APP_ID,
+        } => !id.is_empty() && id != PAGE_INBOX_APP_ID && id != INSTAGRAM_INBOX_APP_ID,
         _ => true,
     };
     caller_ok
@@ -310,7 +328,7 @@ proptest! {
 
     /// The model cannot tell the decoded operation from the original.
     #[test]
-    fn the_model_answers_the_same(page in page(), mut op in graph_op()) {
+    fn the_model_answers_the_same(page in page(), mut op in graph_op(), on_ig in any::<bool>()) {
         // `AppRef::Unknown` means an id the page does not know; an id that
         // names an app or the Page Inbox is spelled as such in the model.
         if let Call::Pass { target: Some(t @ AppRef::Unknown(_)), .. } = &mut op.call {
@@ -318,12 +336,19 @@ proptest! {
             *t = page.setup.app_ref(&id);
         }
         let mut st = State::new(page.setup.clone());
-        // Make the PSID known, so calls get past the PSID check.
+        // Make the PSID known, so calls get past the PSID check; on a page
+        // with Instagram, as an IGSID half the time.
+        let platform = if on_ig && page.setup.has_instagram() {
+            Surface::Instagram
+        } else {
+            Surface::Messenger
+        };
         if let Some(psid) = op.call.psid().filter(|p| !p.is_empty()) {
             apply(&mut st, &Op::User(UserEvent::Message {
                 psid: psid.clone(),
                 text: "hi".into(),
                 quick_reply: None,
+                platform,
             }));
         }
         let decoded = decode(&op, &page);
@@ -341,6 +366,7 @@ fn party(n: u8) -> impl Strategy<Value = Party> {
     prop_oneof![
         3 => (0..n).prop_map(|i| Party::App(AppIx(i))),
         1 => Just(Party::PageInbox),
+        1 => Just(Party::InstagramInbox),
     ]
 }
 
@@ -404,7 +430,17 @@ fn event(n: u8) -> impl Strategy<Value = Event> {
             psid: (!matches!(kind, EventKind::AppRoles { .. })).then_some(psid),
             timestamp,
             kind,
+            surface: Surface::Messenger,
         })
+}
+
+/// The surfaces a page's events can be on.
+fn surface(page: &Page) -> impl Strategy<Value = Surface> + use<> {
+    if page.setup.has_instagram() {
+        prop_oneof![Just(Surface::Messenger), Just(Surface::Instagram)].boxed()
+    } else {
+        Just(Surface::Messenger).boxed()
+    }
 }
 
 fn channel() -> impl Strategy<Value = Channel> {
@@ -417,14 +453,61 @@ proptest! {
     fn deliveries_round_trip(
         (page, events) in page().prop_flat_map(|p| {
             let n = p.setup.apps.len() as u8;
-            (Just(p), prop::collection::vec((channel(), event(n)), 1..6))
+            let s = surface(&p);
+            (Just(p), s, prop::collection::vec((channel(), event(n)), 1..6))
+                .prop_map(|(p, s, mut events)| {
+                    for (_, e) in &mut events {
+                        e.surface = s;
+                    }
+                    (p, events)
+                })
         }),
         time in any::<u64>(),
     ) {
         let body = delivery_body(&page.setup, time, &events);
         let headers = delivery_headers(&page.creds[0].app_secret, &body);
         prop_assert!(verify_signature(&page.creds[0].app_secret, &body, &headers[1].1));
-        prop_assert_eq!(parse_delivery(&body, &page.setup).unwrap(), events);
+        prop_assert_eq!(parse_delivery(&body, &page.setup).unwrap(), events.clone());
+        // IG-3: the envelope names the surface, and only it.
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let (object, id) = match events[0].1.surface {
+            Surface::Messenger => ("page", page.setup.page_id.clone()),
+            Surface::Instagram => ("instagram", page.setup.instagram_account_id.clone().unwrap()),
+        };
+        prop_assert_eq!(&v["object"], object);
+        for entry in v["entry"].as_array().unwrap() {
+            prop_assert_eq!(&entry["id"], &serde_json::Value::from(id.clone()));
+        }
+    }
+
+    /// A batch of both surfaces goes out as one delivery per run of one
+    /// surface, which read back in order give the batch.
+    #[test]
+    fn mixed_batches_split_into_one_delivery_per_surface(
+        (page, events) in page()
+            .prop_filter("with Instagram", |p| p.setup.has_instagram())
+            .prop_flat_map(|p| {
+                let n = p.setup.apps.len() as u8;
+                (Just(p), prop::collection::vec((channel(), event(n), any::<bool>()), 1..10))
+            }),
+    ) {
+        let events: Vec<(Channel, Event)> = events
+            .into_iter()
+            .map(|(c, mut e, ig)| {
+                if ig {
+                    e.surface = Surface::Instagram;
+                }
+                (c, e)
+            })
+            .collect();
+        let mut back = Vec::new();
+        for run in surface_runs(&events) {
+            let body = delivery_body(&page.setup, 7, run);
+            let got = parse_delivery(&body, &page.setup).unwrap();
+            prop_assert!(got.iter().all(|(_, e)| e.surface == run[0].1.surface));
+            back.extend(got);
+        }
+        prop_assert_eq!(back, events);
     }
 }
 
@@ -614,7 +697,7 @@ fn each_spelling_shows_where_it_can() {
         (
             op(
                 0,
-                Call::SecondaryReceivers,
+                Call::SecondaryReceivers { platform: None },
                 Transport {
                     extra_param: true,
                     ..Transport::default()

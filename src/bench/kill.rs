@@ -82,7 +82,8 @@ pub fn hand_minimal(m: Mutant) -> usize {
         | Mutant::WrongSecret
         | Mutant::DuplicateDelivery
         | Mutant::PageMenuAnyApp
-        | Mutant::UnknownTokenCode => 1,
+        | Mutant::UnknownTokenCode
+        | Mutant::IgWrongObject => 1,
         // A user message gives the primary the thread, then one call.
         Mutant::SendNonOwner
         | Mutant::FailedTakeSticks
@@ -93,13 +94,16 @@ pub fn hand_minimal(m: Mutant) -> usize {
         | Mutant::InboxNoTake
         | Mutant::SurveyNotHeld
         | Mutant::ThreadOwnerLeak
-        | Mutant::FormMisparse => 2,
+        | Mutant::FormMisparse
+        | Mutant::IgPageInboxAccepted
+        | Mutant::IgSurveyAllowed => 2,
         // Two threads and a release; an extension and a pass; a button
         // message and its tap.
         Mutant::PsidCrosstalk
         | Mutant::DeadlineKeepsExtension
         | Mutant::StandbyPayloadLeak
-        | Mutant::PostbackNoControl => 3,
+        | Mutant::PostbackNoControl
+        | Mutant::IgSurfaceLeak => 3,
         // Two concurrent takes after a user message.
         Mutant::RacyTake => 3,
     }

@@ -274,6 +274,7 @@ async fn play_batch(
                     CaseSetup {
                         setup: s,
                         psids: c.logical.clone(),
+                        igsids: Vec::new(),
                     },
                     c.ops,
                 ),
@@ -498,12 +499,14 @@ struct Alone<'a> {
 
 impl Replayer for Alone<'_> {
     async fn replay(&mut self, case: &Case) -> Result<Option<Divergence>, TargetError> {
-        // A candidate that makes the tool call as the app under test is
-        // not a case at all.
-        if case
-            .ops
-            .iter()
-            .any(|op| matches!(op, Op::Graph(g) if g.caller == Caller::App(AUT)))
+        // A candidate that makes the tool call as the app under test, or
+        // that changes the page's apps (the stage has its own), is not a
+        // case at all.
+        if case.setup.setup.apps != self.stage.setup.apps
+            || case
+                .ops
+                .iter()
+                .any(|op| matches!(op, Op::Graph(g) if g.caller == Caller::App(AUT)))
         {
             return Ok(None);
         }
@@ -585,6 +588,7 @@ pub async fn certify(cfg: CertifyConfig) -> Result<RunReport, RunError> {
                     setup: crate::model::Setup::new("0".into(), 0, Vec::new(), None)
                         .expect("empty setup"),
                     psids: Vec::new(),
+                    igsids: Vec::new(),
                 },
                 Vec::new(),
             ),
@@ -622,6 +626,7 @@ pub async fn certify(cfg: CertifyConfig) -> Result<RunReport, RunError> {
             psid: first[0].clone(),
             text: "hello".into(),
             quick_reply: None,
+            platform: Default::default(),
         }))
         .await?;
     stage.settle().await?;

@@ -588,6 +588,7 @@ impl Stage {
             psid: Some(psid.to_string()),
             timestamp: now,
             kind,
+            surface: st.surface(psid).unwrap_or_default(),
         };
         match d {
             Special::Retry { psid } => self.forwarder.retry(psid),
@@ -602,6 +603,7 @@ impl Stage {
                             psid: psid.clone(),
                             text: text.clone(),
                             quick_reply: None,
+                            platform: Default::default(),
                         }),
                         &self.setup,
                         &|_: &str, _: u32| None,
@@ -662,6 +664,7 @@ impl Stage {
                             Event {
                                 psid: None,
                                 timestamp: now,
+                                surface: Default::default(),
                                 kind: EventKind::AppRoles {
                                     app: AUT,
                                     primary: st.primary == Some(AUT),

@@ -93,6 +93,7 @@ pub fn nth_concurrent_case(seed: u64, index: u64, cfg: &GenConfig, max_steps: us
             psid: setup.psids[0].clone(),
             text: "hi".into(),
             quick_reply: None,
+            platform: Default::default(),
         });
         apply(&mut st, &op);
         ops.push(op);
@@ -184,6 +185,8 @@ pub fn branches(
 
 fn branch_op(e: &mut impl Entropy, st: &State, psid: &str, actor: Actor, take: bool) -> Op {
     let p = psid.to_string();
+    // User events and inbox actions name the thread's surface.
+    let platform = st.surface(psid).unwrap_or_default();
     match actor {
         Actor::User => {
             let buttons: Vec<(usize, String)> = st
@@ -203,12 +206,14 @@ fn branch_op(e: &mut impl Entropy, st: &State, psid: &str, actor: Actor, take: b
                     message: MsgRef::Nth(i as u32),
                     payload,
                     title: None,
+                    platform,
                 })
             } else {
                 Op::User(UserEvent::Message {
                     psid: p,
                     text: format!("user {}", e.below(100)),
                     quick_reply: None,
+                    platform,
                 })
             }
         }
@@ -220,7 +225,11 @@ fn branch_op(e: &mut impl Entropy, st: &State, psid: &str, actor: Actor, take: b
                 },
                 _ => InboxAction::MarkDone,
             };
-            Op::Inbox { psid: p, action }
+            Op::Inbox {
+                psid: p,
+                action,
+                platform,
+            }
         }
         Actor::App(app) => {
             let metadata = e.chance(50).then(|| format!("by {}", app.0));

@@ -5,8 +5,8 @@ use super::entropy::Entropy;
 use crate::model::{
     AppIx, AppRef, AppSpec, Call, Caller, Choice, DAY_MS, Defect, DurationAs, Edge, Encoding,
     Family, Folder, GraphOp, HUMAN_AGENT_TAG, InboxAction, MAX_EXTEND_S, MAX_METADATA_CHARS,
-    MAX_TEXT_CHARS, Message, MessagingType, MsgRef, Op, Party, Proof, Setup, State, TokenAt,
-    Transport, UserEvent,
+    MAX_TEXT_CHARS, Message, MessagingType, MsgRef, Op, Party, Proof, Setup, State, Surface,
+    TokenAt, Transport, UserEvent,
 };
 use serde::{Deserialize, Serialize};
 
@@ -160,6 +160,11 @@ pub struct GenConfig {
     /// spellings of `wire.md`'s precise points). Zero sends every call
     /// plainly.
     pub transport_percent: u32,
+    /// Percent of pages with a linked Instagram account, whose users are a
+    /// mix of PSIDs and IGSIDs (`instagram.md`). 0 generates Messenger-only
+    /// cases, exactly as before the second surface, for targets without the
+    /// `instagram` feature.
+    pub instagram_percent: u32,
     pub weights: Weights,
 }
 
@@ -171,23 +176,43 @@ impl Default for GenConfig {
             max_psids: 6,
             primary_percent: 60,
             transport_percent: 25,
+            instagram_percent: DEFAULT_INSTAGRAM_PERCENT,
             weights: Weights::default(),
         }
     }
 }
 
-/// A generated case's fixed part: the page and the PSIDs its users have.
+/// Half the pages of a default run have an Instagram account.
+pub const DEFAULT_INSTAGRAM_PERCENT: u32 = 50;
+
+impl GenConfig {
+    /// This configuration without Instagram: Messenger-only cases.
+    pub fn messenger_only(mut self) -> GenConfig {
+        self.instagram_percent = 0;
+        self
+    }
+}
+
+/// The Instagram account id of generated pages that have one.
+pub const GENERATED_INSTAGRAM_ACCOUNT_ID: &str = "17841400000000777";
+
+/// A generated case's fixed part: the page and the user ids of its users,
+/// PSIDs (Messenger) and IGSIDs (Instagram). A user id is never both.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseSetup {
     pub setup: Setup,
     pub psids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub igsids: Vec<String>,
 }
 
 /// The clock every generated page starts at: 2026-01-01T00:00:00Z.
 pub const START_MS: u64 = 1_767_225_600_000;
 
 /// Draws a page: 2–5 apps with random `human_agent` and
-/// `require_appsecret_proof`, a primary receiver or none, 1–6 PSIDs.
+/// `require_appsecret_proof`, a primary receiver or none, 1–6 users; with
+/// `instagram_percent`, a linked Instagram account and some users on
+/// Instagram (never user 1, so every case has a PSID).
 pub fn setup(e: &mut impl Entropy, cfg: &GenConfig, page_id: &str) -> CaseSetup {
     let n_apps = e.range(cfg.min_apps.max(1), cfg.max_apps.max(cfg.min_apps.max(1)));
     let apps: Vec<AppSpec> = (0..n_apps)
@@ -201,11 +226,38 @@ pub fn setup(e: &mut impl Entropy, cfg: &GenConfig, page_id: &str) -> CaseSetup 
     let primary = e.chance(cfg.primary_percent).then(|| e.below(n_apps));
     let n_psids = e.range(1, cfg.max_psids.max(1));
     let primary_id = primary.map(|p| apps[p as usize].app_id.clone());
-    let setup = Setup::new(page_id.to_string(), START_MS, apps, primary_id.as_deref())
+    let mut setup = Setup::new(page_id.to_string(), START_MS, apps, primary_id.as_deref())
         .expect("generated setups are valid");
+    let mut psids: Vec<String> = (1..=n_psids).map(|i| i.to_string()).collect();
+    let mut igsids = Vec::new();
+    // No draw at all without Instagram, so Messenger-only runs stay what
+    // they were.
+    if cfg.instagram_percent > 0 && e.chance(cfg.instagram_percent) {
+        setup = setup
+            .with_instagram(Some(GENERATED_INSTAGRAM_ACCOUNT_ID.into()))
+            .expect("a valid Instagram account id");
+        // At least one IGSID: the last user, and each other but the first
+        // with even odds.
+        let n = psids.len();
+        let ig: Vec<bool> = (0..n)
+            .map(|i| i == n - 1 || (i > 0 && e.chance(50)))
+            .collect();
+        if n == 1 {
+            igsids.push((n + 1).to_string());
+        }
+        let all = std::mem::take(&mut psids);
+        for (id, is_ig) in all.into_iter().zip(ig) {
+            if is_ig && id != "1" {
+                igsids.push(id);
+            } else {
+                psids.push(id);
+            }
+        }
+    }
     CaseSetup {
         setup,
-        psids: (1..=n_psids).map(|i| i.to_string()).collect(),
+        psids,
+        igsids,
     }
 }
 
@@ -221,16 +273,38 @@ pub fn case(
     let mut st = State::new(cs.setup.clone());
     let mut ops = Vec::with_capacity(steps);
     for _ in 0..steps {
-        let op = next_op(e, &st, &cs.psids, cfg);
+        let op = next_op_for(e, &st, &cs, cfg);
         crate::model::apply(&mut st, &op);
         ops.push(op);
     }
     (cs, ops)
 }
 
-/// Chooses the next operation for a page in state `st`.
+/// Chooses the next operation for a page in state `st` whose users are all
+/// on Messenger (`psids`).
 pub fn next_op(e: &mut impl Entropy, st: &State, psids: &[String], cfg: &GenConfig) -> Op {
-    let g = Gen { st, psids, cfg };
+    next_op_among(e, st, psids, &[], cfg)
+}
+
+/// Chooses the next operation for a page in state `st` with the users of
+/// `cs`, on both surfaces.
+pub fn next_op_for(e: &mut impl Entropy, st: &State, cs: &CaseSetup, cfg: &GenConfig) -> Op {
+    next_op_among(e, st, &cs.psids, &cs.igsids, cfg)
+}
+
+fn next_op_among(
+    e: &mut impl Entropy,
+    st: &State,
+    psids: &[String],
+    igsids: &[String],
+    cfg: &GenConfig,
+) -> Op {
+    let g = Gen {
+        st,
+        psids,
+        igsids,
+        cfg,
+    };
     let table = cfg.weights.table();
     let weights: Vec<u32> = table.iter().map(|(_, w)| *w).collect();
     let kind = match e.weighted(&weights) {
@@ -259,7 +333,8 @@ pub fn next_op(e: &mut impl Entropy, st: &State, psids: &[String], cfg: &GenConf
         Kind::ThreadOwner => g.thread_owner(e),
         Kind::SecondaryReceivers => {
             let app = g.any_app(e);
-            g.graph(e, app, Call::SecondaryReceivers)
+            let platform = g.platform_param(e, 30);
+            g.graph(e, app, Call::SecondaryReceivers { platform })
         }
         Kind::PageMenu => g.page_menu(e),
         Kind::UserMenu => g.user_menu(e),
@@ -274,6 +349,8 @@ pub fn next_op(e: &mut impl Entropy, st: &State, psids: &[String], cfg: &GenConf
 struct Gen<'a> {
     st: &'a State,
     psids: &'a [String],
+    /// Users on Instagram (empty on Messenger-only pages).
+    igsids: &'a [String],
     cfg: &'a GenConfig,
 }
 
@@ -302,11 +379,13 @@ impl Gen<'_> {
         AppIx(e.below(self.n_apps()) as u8)
     }
 
-    /// A PSID the page knows if any, else any of the case's PSIDs.
+    /// A PSID (or IGSID) the page knows if any, else any of the case's
+    /// PSIDs.
     fn known_psid(&self, e: &mut impl Entropy) -> String {
         let known: Vec<&String> = self
             .psids
             .iter()
+            .chain(self.igsids)
             .filter(|p| self.st.threads.contains_key(*p))
             .collect();
         if known.is_empty() {
@@ -314,6 +393,59 @@ impl Gen<'_> {
         } else {
             (*e.pick(&known)).clone()
         }
+    }
+
+    /// Whether this case has Instagram users at all; every Instagram choice
+    /// below is drawn only then, so Messenger-only cases draw as before.
+    fn instagram(&self) -> bool {
+        !self.igsids.is_empty()
+    }
+
+    /// Any user of the case with the surface it lives on.
+    fn any_user(&self, e: &mut impl Entropy) -> (String, Surface) {
+        if self.instagram() && e.chance(50) {
+            (e.pick(self.igsids).clone(), Surface::Instagram)
+        } else {
+            (e.pick(self.psids).clone(), Surface::Messenger)
+        }
+    }
+
+    /// The `platform` a control call about `psid` names: its thread's
+    /// surface (for a new user, `surface`, which the call decides), and for
+    /// a known user now and then the other one, which the target must
+    /// refuse (IG-4).
+    fn platform_for(&self, e: &mut impl Entropy, psid: &str, surface: Surface) -> Surface {
+        match self.st.surface(psid) {
+            Some(s) if self.instagram() && e.chance(3) => s.other(),
+            Some(s) => s,
+            None => surface,
+        }
+    }
+
+    /// The surface of a known thread (Messenger for an unknown PSID).
+    fn surface_of(&self, psid: &str) -> Surface {
+        self.st.surface(psid).unwrap_or_default()
+    }
+
+    /// A `platform` parameter for `messenger_profile` / `secondary_receivers`
+    /// on pages with Instagram: absent most of the time, else a valid value
+    /// in some case, rarely an invalid one (IG-5, IG-6).
+    fn platform_param(&self, e: &mut impl Entropy, given_percent: u32) -> Option<String> {
+        if !self.instagram() || !e.chance(given_percent) {
+            return None;
+        }
+        Some(
+            e.pick(&[
+                "instagram",
+                "instagram",
+                "INSTAGRAM",
+                "Instagram",
+                "messenger",
+                "MESSENGER",
+                "whatsapp",
+            ])
+            .to_string(),
+        )
     }
 
     /// The owner app of a thread, if an app owns it.
@@ -460,39 +592,47 @@ impl Gen<'_> {
 
     /// The PSID for a user event: sometimes one whose thread is in the
     /// `done` folder (INBOX-4: a new message moves it back to `main`).
-    fn psid_for_user(&self, e: &mut impl Entropy) -> String {
-        let done: Vec<&String> = self
+    fn psid_for_user(&self, e: &mut impl Entropy) -> (String, Surface) {
+        let done: Vec<(&String, Surface)> = self
             .st
             .threads
             .iter()
             .filter(|(_, t)| t.folder == Folder::Done)
-            .map(|(p, _)| p)
+            .map(|(p, t)| (p, t.surface))
             .collect();
         if !done.is_empty() && e.chance(25) {
-            (*e.pick(&done)).clone()
+            let (p, s) = *e.pick(&done);
+            (p.clone(), s)
         } else {
-            e.pick(self.psids).clone()
+            self.any_user(e)
         }
     }
 
     fn user_message(&self, e: &mut impl Entropy) -> Op {
-        let psid = self.psid_for_user(e);
+        let (psid, surface) = self.psid_for_user(e);
         let quick_reply = e.chance(20).then(|| format!("qr{}", e.below(3)));
+        let text = self.text(e);
+        let platform = self.platform_for(e, &psid, surface);
         Op::User(UserEvent::Message {
             psid,
-            text: self.text(e),
+            text,
             quick_reply,
+            platform,
         })
     }
 
     fn ad_entry(&self, e: &mut impl Entropy) -> Op {
-        let psid = self.psid_for_user(e);
+        let (psid, surface) = self.psid_for_user(e);
         let app = AppRef::App(self.any_app(e));
+        let ad_id = format!("ad{}", e.below(3));
+        let text = self.text(e);
+        let platform = self.platform_for(e, &psid, surface);
         Op::User(UserEvent::AdEntry {
             psid,
             app,
-            ad_id: format!("ad{}", e.below(3)),
-            text: self.text(e),
+            ad_id,
+            text,
+            platform,
         })
     }
 
@@ -513,6 +653,7 @@ impl Gen<'_> {
         let (psid, i, buttons) = *e.pick(&targets);
         let b = e.pick(buttons);
         let title = e.chance(30).then(|| "tapped".to_string());
+        let platform = self.platform_for(e, psid, Surface::Messenger);
         let (psid, message, payload) = match e.below(12) {
             // Control-API errors (control-api.md): a PSID the page never
             // heard from, a message id the transcript does not hold, a
@@ -531,6 +672,7 @@ impl Gen<'_> {
             message,
             payload,
             title,
+            platform,
         })
     }
 
@@ -541,35 +683,50 @@ impl Gen<'_> {
         } else {
             self.known_psid(e)
         };
-        let menu = self
-            .st
-            .thread(&psid)
-            .and_then(|t| t.user_menu.as_ref())
-            .or(self.st.page_menu.as_ref());
+        let menu = match self.st.thread(&psid) {
+            Some(_) => self.st.menu_in_force(&psid),
+            None => self.st.page_menu.as_ref(),
+        };
         let title = e.chance(25).then(|| "picked".to_string());
         match menu {
             // The payload is not checked against the menu: one it does not
             // have is accepted (and titled "" when no title is given).
             Some(m) if !m.items.is_empty() && !e.chance(20) => {
                 let item = e.pick(&m.items);
+                let platform = self.platform_for(e, &psid, Surface::Messenger);
                 Op::User(UserEvent::Menu {
                     psid,
                     payload: item.payload.clone(),
                     title,
+                    platform,
                 })
             }
-            Some(_) => Op::User(UserEvent::Menu {
-                psid,
-                payload: "MENU_X".into(),
-                title,
-            }),
+            Some(_) => {
+                let platform = self.platform_for(e, &psid, Surface::Messenger);
+                Op::User(UserEvent::Menu {
+                    psid,
+                    payload: "MENU_X".into(),
+                    title,
+                    platform,
+                })
+            }
             // No menu in force is a control-API error; mostly set one first.
-            None if self.st.threads.contains_key(&psid) && !e.chance(10) => self.page_menu(e),
-            None => Op::User(UserEvent::Menu {
-                psid,
-                payload: "MENU_X".into(),
-                title,
-            }),
+            None if self.st.threads.contains_key(&psid) && !e.chance(10) => {
+                if self.surface_of(&psid).is_instagram() {
+                    self.page_menu_on(e, true)
+                } else {
+                    self.page_menu(e)
+                }
+            }
+            None => {
+                let platform = self.platform_for(e, &psid, Surface::Messenger);
+                Op::User(UserEvent::Menu {
+                    psid,
+                    payload: "MENU_X".into(),
+                    title,
+                    platform,
+                })
+            }
         }
     }
 
@@ -636,6 +793,11 @@ impl Gen<'_> {
                     buttons: self.choices(e, &prefix),
                 }
             }
+            // Surveys are refused on Instagram (IG-5): mostly send text there.
+            _ if self.surface_of(&psid).is_instagram() && e.chance(70) => Message::Text {
+                text: self.text(e),
+                quick_replies: None,
+            },
             _ => Message::Survey {
                 title: e.chance(70).then(|| "How did we do?".to_string()),
             },
@@ -691,7 +853,7 @@ impl Gen<'_> {
         let app = self.owner_or_other(e, &psid, 70);
         let target = match e.weighted(&[6, 2, 2, 1]) {
             Some(0) => Some(AppRef::App(self.non_owner(e, &psid))),
-            Some(1) => Some(AppRef::PageInbox),
+            Some(1) => Some(self.inbox_target(e, &psid)),
             Some(2) => None,
             _ => Some(AppRef::App(app)),
         };
@@ -776,17 +938,43 @@ impl Gen<'_> {
         self.graph(e, app, Call::ThreadOwner { psid })
     }
 
+    /// The inbox of the thread's surface as a pass target; on pages with
+    /// Instagram now and then the other surface's inbox (an unknown target,
+    /// IG-2).
+    fn inbox_target(&self, e: &mut impl Entropy, psid: &str) -> AppRef {
+        let mut surface = self.surface_of(psid);
+        if self.instagram() && e.chance(15) {
+            surface = surface.other();
+        }
+        match surface {
+            Surface::Messenger => AppRef::PageInbox,
+            Surface::Instagram => AppRef::InstagramInbox,
+        }
+    }
+
     fn page_menu(&self, e: &mut impl Entropy) -> Op {
+        self.page_menu_on(e, false)
+    }
+
+    /// A page-level menu call; `instagram` asks for the Instagram menu
+    /// (`platform=instagram`), else the platform is drawn.
+    fn page_menu_on(&self, e: &mut impl Entropy, instagram: bool) -> Op {
         let app = match self.st.primary {
             Some(p) if e.chance(60) => p,
             _ => self.any_app(e),
         };
+        let platform = if instagram {
+            Some("instagram".to_string())
+        } else {
+            self.platform_param(e, 40)
+        };
         let call = if e.chance(80) {
             Call::SetPageMenu {
                 items: self.choices(e, &format!("P{}", app.0)),
+                platform,
             }
         } else {
-            Call::DeletePageMenu
+            Call::DeletePageMenu { platform }
         };
         self.graph(e, app, call)
     }
@@ -805,6 +993,11 @@ impl Gen<'_> {
             return self.malformed_on(e, Edge::CustomUserSettings, &defects);
         }
         let psid = self.known_psid(e);
+        // User-level menus are refused on Instagram (IG-5); mostly set the
+        // Instagram page menu instead.
+        if self.surface_of(&psid).is_instagram() && e.chance(70) {
+            return self.page_menu_on(e, true);
+        }
         let app = self.owner_or_other(e, &psid, 60);
         let call = if e.chance(75) {
             Call::SetUserMenu {
@@ -831,7 +1024,12 @@ impl Gen<'_> {
             },
             _ => InboxAction::MarkDone,
         };
-        Op::Inbox { psid, action }
+        let platform = self.platform_for(e, &psid, Surface::Messenger);
+        Op::Inbox {
+            psid,
+            action,
+            platform,
+        }
     }
 
     /// Jumps that land just before, exactly on, or just after a deadline,
@@ -869,6 +1067,7 @@ impl Gen<'_> {
         let primary = match e.weighted(&[6, 2, 1]) {
             Some(0) => Some(AppRef::App(self.any_app(e))),
             Some(1) => None,
+            _ if self.instagram() && e.chance(50) => Some(AppRef::InstagramInbox),
             _ => Some(AppRef::PageInbox),
         };
         Op::Roles { primary }
@@ -1040,7 +1239,7 @@ pub const DEFECTS: &[(Defect, &[Edge])] = &[
 mod tests {
     use super::*;
     use crate::generate::entropy::SplitMix64;
-    use crate::model::apply;
+    use crate::model::{Rule, apply};
 
     #[test]
     fn generated_cases_are_reproducible() {
@@ -1136,6 +1335,85 @@ mod tests {
                 };
                 assert!(!bad, "seed {seed}: {op}");
             }
+        }
+    }
+
+    #[test]
+    fn instagram_cases_cover_every_ig_rule_and_the_cross_surface_mistakes() {
+        let mut rules = crate::model::RuleSet::EMPTY;
+        let (mut pages, mut mistakes) = (0, [false; 5]);
+        for seed in 0..300 {
+            let (cs, ops) = case(&mut SplitMix64::new(seed), &GenConfig::default(), "p1", 40);
+            assert!(!cs.psids.is_empty());
+            assert!(cs.psids.iter().all(|p| !cs.igsids.contains(p)), "{cs:?}");
+            assert_eq!(cs.setup.has_instagram(), !cs.igsids.is_empty());
+            pages += cs.setup.has_instagram() as u32;
+            let mut st = State::new(cs.setup);
+            for op in &ops {
+                let surface = op.psid().and_then(|p| st.surface(p));
+                let ig = surface == Some(Surface::Instagram);
+                match op {
+                    Op::Graph(g) => match &g.call {
+                        Call::Pass {
+                            target: Some(AppRef::PageInbox),
+                            ..
+                        } if ig => mistakes[0] = true,
+                        Call::Pass {
+                            target: Some(AppRef::InstagramInbox),
+                            ..
+                        } if !ig => mistakes[1] = true,
+                        Call::Send {
+                            message: Message::Survey { .. },
+                            ..
+                        }
+                        | Call::SetUserMenu { .. }
+                            if ig =>
+                        {
+                            mistakes[2] = true
+                        }
+                        Call::SecondaryReceivers { platform: Some(p) }
+                            if Surface::parse_platform(p).is_none() =>
+                        {
+                            mistakes[3] = true
+                        }
+                        _ => {}
+                    },
+                    Op::User(_) | Op::Inbox { .. }
+                        if surface.is_some_and(|s| Some(s) != op.platform()) =>
+                    {
+                        mistakes[4] = true
+                    }
+                    _ => {}
+                }
+                rules = rules.union(apply(&mut st, op).rules);
+            }
+        }
+        assert!(
+            (100..=200).contains(&pages),
+            "{pages} of 300 pages with Instagram"
+        );
+        for r in [
+            Rule::Ig1,
+            Rule::Ig2,
+            Rule::Ig3,
+            Rule::Ig4,
+            Rule::Ig5,
+            Rule::Ig6,
+        ] {
+            assert!(rules.contains(r), "{r} never exercised");
+        }
+        assert_eq!(mistakes, [true; 5], "cross-surface mistakes generated");
+    }
+
+    #[test]
+    fn messenger_only_cases_name_no_instagram_at_all() {
+        let cfg = GenConfig::default().messenger_only();
+        for seed in 0..200 {
+            let (cs, ops) = case(&mut SplitMix64::new(seed), &cfg, "p1", 40);
+            assert!(cs.igsids.is_empty() && !cs.setup.has_instagram());
+            let json = serde_json::to_string(&ops).unwrap();
+            assert!(!json.contains("platform"), "{json}");
+            assert!(!json.contains("instagram"), "{json}");
         }
     }
 

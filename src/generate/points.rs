@@ -455,6 +455,7 @@ impl<'a> Step<'a> {
             psid,
             payload,
             title,
+            ..
         }) = self.user()
         else {
             return None;
@@ -1000,7 +1001,7 @@ impl Point {
             P::SecondaryReceiversWithoutPrimary
             | P::SecondaryReceiversByPrimary
             | P::SecondaryReceiversByNonPrimary => {
-                let Some((a, Call::SecondaryReceivers)) = s.by_app() else {
+                let Some((a, Call::SecondaryReceivers { .. })) = s.by_app() else {
                     return false;
                 };
                 let primary = s.before.primary;

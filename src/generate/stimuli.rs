@@ -145,6 +145,7 @@ pub fn next_stimulus(
 
 fn user_message(e: &mut impl Entropy, _st: &State, psids: &[String]) -> Op {
     Op::User(UserEvent::Message {
+        platform: Default::default(),
         psid: e.pick(psids).clone(),
         text: e.pick(TEXTS).to_string(),
         quick_reply: None,
@@ -156,6 +157,7 @@ fn quick_reply(e: &mut impl Entropy, psid: &str, offers: &Offers) -> Option<Op> 
     let choices = offers.quick_replies.get(psid).filter(|c| !c.is_empty())?;
     let c = e.pick(choices);
     Some(Op::User(UserEvent::Message {
+        platform: Default::default(),
         psid: psid.to_string(),
         text: c.title.clone(),
         quick_reply: Some(c.payload.clone()),
@@ -182,6 +184,7 @@ fn postback(e: &mut impl Entropy, st: &State, psid: &str) -> Option<Op> {
     };
     let b = e.pick(buttons);
     Some(Op::User(UserEvent::Postback {
+        platform: Default::default(),
         psid: psid.to_string(),
         message: MsgRef::Nth(i as u32),
         payload: b.payload.clone(),
@@ -197,6 +200,7 @@ fn menu_pick(st: &State, psid: &str) -> Option<Op> {
         .or(st.page_menu.as_ref())?;
     let item = menu.items.first()?;
     Some(Op::User(UserEvent::Menu {
+        platform: Default::default(),
         psid: psid.to_string(),
         payload: item.payload.clone(),
         title: None,
@@ -211,6 +215,7 @@ fn ad_entry(e: &mut impl Entropy, st: &State, psids: &[String]) -> Op {
         other(e, st).unwrap_or(AUT)
     };
     Op::User(UserEvent::AdEntry {
+        platform: Default::default(),
         psid: e.pick(psids).clone(),
         app: AppRef::App(app),
         ad_id: format!("ad{}", e.below(3)),
@@ -291,6 +296,7 @@ fn inbox(e: &mut impl Entropy, psid: &str) -> Op {
         _ => InboxAction::MarkDone,
     };
     Op::Inbox {
+        platform: Default::default(),
         psid: psid.to_string(),
         action,
     }
@@ -400,6 +406,7 @@ mod tests {
         apply(
             &mut st,
             &Op::User(UserEvent::Message {
+                platform: Default::default(),
                 psid: "1".into(),
                 text: "hi".into(),
                 quick_reply: None,

@@ -467,6 +467,7 @@ mod tests {
         .unwrap();
         let case = Case {
             setup: CaseSetup {
+                igsids: Vec::new(),
                 setup,
                 psids: vec!["1".into()],
             },

@@ -590,9 +590,15 @@ pub fn answer(expected: &Outcome, seen: &Seen) -> Option<Finding> {
             let (rules, strict) = match judge_graph(want, rule, obs) {
                 AnswerMatch::Same => return None,
                 AnswerMatch::OtherRefusal { strict } => {
-                    // Refused either way, but not the same refusal.
+                    // Refused either way, but not the same refusal. Refused
+                    // as a bad parameter where the model finds the input
+                    // well-formed (it refuses later, for who or what the
+                    // call names), the target misread valid input (INPUT-1).
                     let mut rules = vec![rule];
-                    if obs.status >= 500 {
+                    let as_malformed =
+                        matches!(&obs.answer, Err(o) if o.code == 100 && o.subcode.is_none());
+                    let want_later = matches!(want, Err(w) if w.code != 100);
+                    if obs.status >= 500 || (as_malformed && want_later) {
                         rules.push(Rule::Input1);
                     }
                     (rules, strict)
@@ -652,11 +658,17 @@ pub fn fault(f: &Fault, expected: Option<&Outcome>) -> Finding {
             },
         ),
         Fault::Unreadable { app, error } => {
-            let rule = expected
-                .and_then(|o| o.deliveries.iter().find(|d| d.app == *app))
-                .map_or(Rule::Hook5, |d| d.rule);
+            let due = expected.and_then(|o| o.deliveries.iter().find(|d| d.app == *app));
+            let rule = due.map_or(Rule::Hook5, |d| d.rule);
+            // An Instagram delivery that cannot be read as one: its
+            // envelope is wrong (IG-3).
+            let rules = if due.is_some_and(|d| d.event.surface.is_instagram()) {
+                vec![Rule::Ig3, rule]
+            } else {
+                vec![rule]
+            };
             Finding::new(
-                vec![rule],
+                rules,
                 true,
                 Difference::Deliveries {
                     app: *app,
@@ -887,6 +899,7 @@ pub fn owner(
     asker: AppIx,
     want: &Result<GraphSuccess, GraphError>,
     got: &Seen,
+    cross_surface: bool,
 ) -> Option<Finding> {
     let seen_owner = match got {
         Seen::Graph(o) if o.matches(want) => return None,
@@ -904,12 +917,20 @@ pub fn owner(
     let wrong_visibility = views.is_some_and(|(w, g)| {
         w.expiration == g.expiration && w.app_id.is_none() != g.app_id.is_none()
     });
-    let rules = if wrong_visibility {
-        vec![Rule::Auth4]
-    } else if op.psid().is_some_and(|p| p != psid) {
-        vec![Rule::Ctrl6]
+    let rules = if op.psid().is_some_and(|p| p != psid) {
+        // Another thread changed: on the other surface, the surfaces are
+        // not independent (IG-4) either.
+        if cross_surface {
+            vec![Rule::Ig4, Rule::Ctrl6]
+        } else {
+            vec![Rule::Ctrl6]
+        }
     } else if expected.is_refusal() {
+        // A refused call changed the thread (the view may look wrong only
+        // because the owner is not who it should be).
         vec![Rule::Ctrl5, expected.decided_by]
+    } else if wrong_visibility {
+        vec![Rule::Auth4]
     } else {
         match op {
             Op::Clock { .. } => vec![Rule::Exp1],
@@ -980,6 +1001,7 @@ impl Observation {
                 let from = match setup.app_ref(&t.from_app_id) {
                     crate::model::AppRef::App(a) => a.to_string(),
                     crate::model::AppRef::PageInbox => "page_inbox".into(),
+                    crate::model::AppRef::InstagramInbox => "instagram_inbox".into(),
                     crate::model::AppRef::Unknown(id) => id,
                 };
                 let _ = write!(
@@ -1016,6 +1038,7 @@ mod tests {
 
     fn user_message(st: &mut State) -> (Op, Outcome) {
         let op = Op::User(UserEvent::Message {
+            platform: Default::default(),
             psid: "1".into(),
             text: "hi".into(),
             quick_reply: None,
@@ -1088,6 +1111,7 @@ mod tests {
         let mut st = page(Some("11"));
         let (_, first) = user_message(&mut st);
         let op = Op::User(UserEvent::Message {
+            platform: Default::default(),
             psid: "1".into(),
             text: "second".into(),
             quick_reply: None,
@@ -1220,6 +1244,7 @@ mod tests {
         let menu = graph(
             0,
             Call::SetPageMenu {
+                platform: Default::default(),
                 items: vec![crate::model::Choice {
                     title: "M".into(),
                     payload: "m".into(),
@@ -1231,6 +1256,7 @@ mod tests {
         apply(
             &mut done,
             &Op::Inbox {
+                platform: Default::default(),
                 psid: p.clone(),
                 action: InboxAction::MarkDone,
             },
@@ -1240,6 +1266,7 @@ mod tests {
             (
                 owned.clone(),
                 Op::User(UserEvent::Postback {
+                    platform: Default::default(),
                     psid: p.clone(),
                     message: MsgRef::Nth(0),
                     payload: "b".into(),
@@ -1249,6 +1276,7 @@ mod tests {
             (
                 owned.clone(),
                 Op::User(UserEvent::Menu {
+                    platform: Default::default(),
                     psid: p.clone(),
                     payload: "m".into(),
                     title: None,
@@ -1257,6 +1285,7 @@ mod tests {
             (
                 owned.clone(),
                 Op::User(UserEvent::AdEntry {
+                    platform: Default::default(),
                     psid: p.clone(),
                     app: AppRef::App(AppIx(1)),
                     ad_id: "ad".into(),
@@ -1300,7 +1329,10 @@ mod tests {
                 owned.clone(),
                 graph(1, Call::ThreadOwner { psid: p.clone() }),
             ),
-            (owned.clone(), graph(0, Call::SecondaryReceivers)),
+            (
+                owned.clone(),
+                graph(0, Call::SecondaryReceivers { platform: None }),
+            ),
             (owned.clone(), menu),
             (
                 owned.clone(),
@@ -1318,6 +1350,7 @@ mod tests {
             (
                 owned.clone(),
                 Op::Inbox {
+                    platform: Default::default(),
                     psid: p.clone(),
                     action: InboxAction::MoveToMain,
                 },
@@ -1325,6 +1358,7 @@ mod tests {
             (
                 owned.clone(),
                 Op::Inbox {
+                    platform: Default::default(),
                     psid: p.clone(),
                     action: InboxAction::Reply { text: "hi".into() },
                 },
@@ -1332,6 +1366,7 @@ mod tests {
             (
                 done.clone(),
                 Op::Inbox {
+                    platform: Default::default(),
                     psid: p.clone(),
                     action: InboxAction::Reply {
                         text: "in done".into(),
@@ -1341,6 +1376,7 @@ mod tests {
             (
                 owned.clone(),
                 Op::Inbox {
+                    platform: Default::default(),
                     psid: p.clone(),
                     action: InboxAction::MarkDone,
                 },
@@ -1380,6 +1416,7 @@ mod tests {
             let out = apply(&mut st, &op);
             let mut got = observed(&out, 3);
             let stray = Event {
+                surface: Default::default(),
                 psid: Some("1".into()),
                 timestamp: 0,
                 kind: EventKind::TakeThreadControl {
@@ -1415,11 +1452,13 @@ mod tests {
         apply(
             &mut st,
             &Op::Inbox {
+                platform: Default::default(),
                 psid: "1".into(),
                 action: InboxAction::MarkDone,
             },
         );
         let op = Op::Inbox {
+            platform: Default::default(),
             psid: "1".into(),
             action: InboxAction::Reply {
                 text: "done already".into(),
@@ -1431,6 +1470,7 @@ mod tests {
             vec![(
                 Channel::Messaging,
                 Event {
+                    surface: Default::default(),
                     psid: Some("1".into()),
                     timestamp: 0,
                     kind: EventKind::TakeThreadControl {

@@ -490,7 +490,7 @@ fn could_produce(op: &Op, event: &EventKind) -> bool {
                 && by(g, requested_owner)
         }
         (Op::Inbox { action, .. }, EventKind::TakeThreadControl { new_owner, .. }) => {
-            *new_owner == Party::PageInbox && !matches!(action, InboxAction::MarkDone)
+            new_owner.is_inbox() && !matches!(action, InboxAction::MarkDone)
         }
         (Op::Inbox { action, .. }, EventKind::PassThreadControl { .. }) => {
             matches!(action, InboxAction::MarkDone)
@@ -602,6 +602,7 @@ pub fn simulate(seed: u64, branches: usize, per_branch: usize) -> (State, Thread
             psid: psid.clone(),
             text: "hi".into(),
             quick_reply: None,
+            platform: Default::default(),
         }),
     );
     let initial = st.clone();
@@ -646,6 +647,7 @@ pub fn simulate(seed: u64, branches: usize, per_branch: usize) -> (State, Thread
                     psid: psid.clone(),
                     text: format!("u{k}"),
                     quick_reply: None,
+                    platform: Default::default(),
                 })
             } else {
                 Op::Graph(GraphOp::by(app, call))
@@ -751,6 +753,7 @@ mod tests {
                 psid: "1".into(),
                 text: "hi".into(),
                 quick_reply: None,
+                platform: Default::default(),
             }),
         );
         st

@@ -276,7 +276,18 @@ impl Session {
             deliveries: collected.events,
             received,
         });
-        let divergence = diff::merge(index, Some(op), false, findings);
+        let mut divergence = diff::merge(index, Some(op), false, findings);
+        // A failure on an Instagram thread is filed under the rule it
+        // breaks and under IG-1 (instagram.md).
+        if let Some(d) = &mut divergence
+            && op
+                .psid()
+                .and_then(|p| self.model.surface(p))
+                .is_some_and(|s| s.is_instagram())
+            && !d.rules.contains(&Rule::Ig1)
+        {
+            d.rules.push(Rule::Ig1);
+        }
         Ok((expected, observation, divergence))
     }
 
@@ -320,8 +331,12 @@ impl Session {
                 &self.model.setup,
             )
             .map_or_else(Seen::Unreadable, Seen::Graph);
+            let cross_surface = op
+                .psid()
+                .and_then(|p| self.model.surface(p))
+                .is_some_and(|s| Some(s) != self.model.surface(&psid));
             if let Answer::Graph(want) = &want.answer
-                && let Some(f) = diff::owner(op, expected, &psid, asker, want, &got)
+                && let Some(f) = diff::owner(op, expected, &psid, asker, want, &got, cross_surface)
             {
                 return Ok(Some(f));
             }
@@ -348,6 +363,7 @@ fn transcript_psids(before: &State, op: &Op, expected: &Outcome) -> BTreeSet<Str
         Op::Inbox {
             psid,
             action: InboxAction::Reply { .. } | InboxAction::MarkDone,
+            ..
         } if known(psid) => {
             out.insert(psid.clone());
         }

@@ -20,7 +20,8 @@ use super::diff::Divergence;
 use super::target::TargetError;
 use crate::generate::Case;
 use crate::model::{
-    Call, Caller, GraphOp, Message, MessagingType, Op, Proof, Transport, UserEvent,
+    AppIx, Call, Caller, GraphOp, Message, MessagingType, MsgRef, Op, Proof, State, Transport,
+    UserEvent, apply,
 };
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
@@ -185,8 +186,7 @@ pub async fn shrink<R: Replayer>(
                     break 'outer;
                 }
                 let end = (start + size).min(best.ops.len());
-                let mut candidate = best.clone();
-                candidate.ops.drain(start..end);
+                let candidate = without(&best, start..end);
                 if candidate.is_empty() {
                     start = end;
                     continue;
@@ -201,6 +201,18 @@ pub async fn shrink<R: Replayer>(
                 break;
             }
             size /= 2;
+        }
+
+        // A simpler page: no primary receiver, no human-agent feature, no
+        // required proof, one app fewer.
+        for candidate in simpler_setups(&best) {
+            if s.out_of_budget() {
+                break 'outer;
+            }
+            if let Some((c, d)) = s.try_case(candidate).await? {
+                (best, best_div, changed) = (c, d, true);
+                break;
+            }
         }
 
         // Drop single branch operations (a branch keeps at least one).
@@ -265,6 +277,102 @@ pub async fn shrink<R: Replayer>(
         divergence: best_div,
         stats,
     })
+}
+
+/// `case` without the steps of `range`. Postbacks after them name messages
+/// by their position in the transcript, so each later postback is
+/// renumbered to name the same message it named before (a removed step
+/// that delivered messages moves every later message up).
+pub fn without(case: &Case, range: std::ops::Range<usize>) -> Case {
+    // The transcript positions each step of the case filled, per PSID.
+    let mut st = State::new(case.setup.setup.clone());
+    let mut removed: Vec<(String, u32)> = Vec::new();
+    for (i, op) in case.ops.iter().enumerate() {
+        let before: std::collections::BTreeMap<String, usize> = st
+            .threads
+            .iter()
+            .map(|(p, t)| (p.clone(), t.transcript.len()))
+            .collect();
+        apply(&mut st, op);
+        if range.contains(&i) {
+            for (p, t) in &st.threads {
+                let from = before.get(p).copied().unwrap_or(0);
+                removed.extend((from..t.transcript.len()).map(|k| (p.clone(), k as u32)));
+            }
+        }
+    }
+    let renumber = |op: &mut Op| {
+        if let Op::User(UserEvent::Postback {
+            psid,
+            message: MsgRef::Nth(n),
+            ..
+        }) = op
+        {
+            let shift = removed.iter().filter(|(p, k)| p == psid && *k < *n).count() as u32;
+            *n -= shift;
+        }
+    };
+    let mut out = case.clone();
+    out.ops.drain(range.clone());
+    for op in out.ops.iter_mut().skip(range.start) {
+        renumber(op);
+    }
+    for b in &mut out.branches {
+        for op in b.iter_mut() {
+            renumber(op);
+        }
+    }
+    out
+}
+
+/// The same case on simpler pages: without the primary receiver, without
+/// an app's human-agent feature or required proof, without the last app
+/// when no step names it.
+fn simpler_setups(case: &Case) -> Vec<Case> {
+    let mut out = Vec::new();
+    let setup = &case.setup.setup;
+    let with = |f: &dyn Fn(&mut crate::model::Setup)| {
+        let mut c = case.clone();
+        f(&mut c.setup.setup);
+        c
+    };
+    if setup.primary.is_some() {
+        out.push(with(&|s| s.primary = None));
+    }
+    for i in 0..setup.apps.len() {
+        if setup.apps[i].human_agent {
+            out.push(with(&|s| s.apps[i].human_agent = false));
+        }
+        if setup.apps[i].require_appsecret_proof {
+            out.push(with(&|s| s.apps[i].require_appsecret_proof = false));
+        }
+    }
+    let last = AppIx(setup.apps.len().saturating_sub(1) as u8);
+    let named = |op: &Op| match op {
+        Op::Graph(g) => {
+            g.caller == Caller::App(last)
+                || matches!(&g.call, Call::Pass { target: Some(crate::model::AppRef::App(a)), .. } if *a == last)
+        }
+        Op::User(UserEvent::AdEntry {
+            app: crate::model::AppRef::App(a),
+            ..
+        }) => *a == last,
+        Op::Roles {
+            primary: Some(crate::model::AppRef::App(a)),
+        } => *a == last,
+        _ => false,
+    };
+    let named_anywhere = case
+        .ops
+        .iter()
+        .chain(case.branches.iter().flatten())
+        .any(named);
+    if setup.apps.len() > 2 && setup.primary != Some(last) && !named_anywhere {
+        out.push(with(&|s| {
+            s.apps.pop();
+        }));
+    }
+    out
 }
 
 /// Operation `slot` of a case, counting the branches' operations first
@@ -352,11 +460,13 @@ pub fn simpler(op: &Op, psids: &[String]) -> Vec<Op> {
             psid,
             text,
             quick_reply: Some(_),
+            platform,
         }) => {
             out.push(Op::User(UserEvent::Message {
                 psid: psid.clone(),
                 text: text.clone(),
                 quick_reply: None,
+                platform: *platform,
             }));
         }
         Op::User(UserEvent::Postback {
@@ -364,23 +474,27 @@ pub fn simpler(op: &Op, psids: &[String]) -> Vec<Op> {
             message,
             payload,
             title: Some(_),
+            platform,
         }) => {
             out.push(Op::User(UserEvent::Postback {
                 psid: psid.clone(),
                 message: message.clone(),
                 payload: payload.clone(),
                 title: None,
+                platform: *platform,
             }));
         }
         Op::User(UserEvent::Menu {
             psid,
             payload,
             title: Some(_),
+            platform,
         }) => {
             out.push(Op::User(UserEvent::Menu {
                 psid: psid.clone(),
                 payload: payload.clone(),
                 title: None,
+                platform: *platform,
             }));
         }
         _ => {}
@@ -466,8 +580,9 @@ fn simpler_call(call: &Call) -> Vec<Call> {
             psid: psid.clone(),
             metadata: None,
         }),
-        Call::SetPageMenu { items } if items.len() > 1 => out.push(Call::SetPageMenu {
+        Call::SetPageMenu { items, platform } if items.len() > 1 => out.push(Call::SetPageMenu {
             items: items[..1].to_vec(),
+            platform: platform.clone(),
         }),
         Call::SetUserMenu { psid, items } if items.len() > 1 => {
             out.push(Call::SetUserMenu {

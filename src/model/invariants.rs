@@ -2,13 +2,15 @@
 //! tests and by the `model_ops` fuzz target alike.
 //!
 //! They restate the protocol's global rules (CTRL-1, CTRL-5, CTRL-6, EXP-1,
-//! HOOK-1/2/3) as relations between the state before a step, the step's
-//! outcome and the state after it, independently of how `apply` computes
-//! them. A violation is a bug in the model.
+//! HOOK-1/2/3, and the Instagram rules IG-2..IG-5) as relations between the
+//! state before a step, the step's outcome and the state after it,
+//! independently of how `apply` computes them. A violation is a bug in the
+//! model.
 
-use super::op::{Op, UserEvent};
+use super::op::{Call, Op, UserEvent};
 use super::outcome::{Answer, Channel, EventKind, Outcome, Party};
 use super::state::State;
+use super::surface::Surface;
 
 /// Checks one step; `Err` says which invariant broke and how.
 pub fn check_step(before: &State, op: &Op, out: &Outcome, after: &State) -> Result<(), String> {
@@ -34,6 +36,62 @@ pub fn check_step(before: &State, op: &Op, out: &Outcome, after: &State) -> Resu
                 t.held.len()
             ));
         }
+        // IG-2: each surface has its own inbox.
+        if let Some(o) = t.owner
+            && o.is_inbox()
+            && o != Party::inbox(t.surface)
+        {
+            return Err(format!(
+                "IG-2: {} thread {psid} owned by the other surface's inbox",
+                t.surface
+            ));
+        }
+        if t.surface.is_instagram() {
+            // IG-1: Instagram threads exist only with an Instagram account.
+            if !after.setup.has_instagram() {
+                return Err(format!(
+                    "IG-1: Instagram thread {psid} on a page without an Instagram account"
+                ));
+            }
+            // IG-5: no surveys or user-level menus on Instagram.
+            if t.user_menu.is_some() || !t.held.is_empty() {
+                return Err(format!(
+                    "IG-5: Instagram thread {psid} has a user-level menu or a held survey"
+                ));
+            }
+            if t.transcript
+                .iter()
+                .any(|m| m.entry.kind == super::outcome::MessageKind::Survey)
+            {
+                return Err(format!("IG-5: Instagram user {psid} received a survey"));
+            }
+        }
+        // A thread's surface never changes.
+        if let Some(b) = before.threads.get(psid)
+            && b.surface != t.surface
+        {
+            return Err(format!("IG-4: thread {psid} moved to {}", t.surface));
+        }
+    }
+    if !after.setup.has_instagram() && after.instagram_menu.is_some() {
+        return Err("IG-5: an Instagram menu on a page without an Instagram account".into());
+    }
+
+    // IG-3: every event goes on the surface of the thread it is about (page
+    // events on Messenger).
+    for d in &out.deliveries {
+        let surface = d
+            .event
+            .psid
+            .as_deref()
+            .and_then(|p| after.surface(p))
+            .unwrap_or(Surface::Messenger);
+        if d.event.surface != surface {
+            return Err(format!(
+                "IG-3: `{op}` delivered a {} event about a {surface} thread",
+                d.event.surface
+            ));
+        }
     }
 
     // CTRL-5: a refused call changes nothing.
@@ -47,7 +105,31 @@ pub fn check_step(before: &State, op: &Op, out: &Outcome, after: &State) -> Resu
         return Ok(());
     }
 
-    // CTRL-6: an operation on one PSID touches no other thread.
+    // IG-4: a step on one surface leaves the other surface's page-level
+    // menu alone; only `messenger_profile` naming a surface changes its menu.
+    for surface in Surface::ALL {
+        if before.page_menu_of(*surface) != after.page_menu_of(*surface) {
+            let named = match op {
+                Op::Graph(g) => match &g.call {
+                    Call::SetPageMenu { platform, .. } | Call::DeletePageMenu { platform } => {
+                        platform
+                            .as_deref()
+                            .and_then(Surface::parse_platform)
+                            .unwrap_or_default()
+                            == *surface
+                    }
+                    _ => false,
+                },
+                _ => false,
+            };
+            if !named {
+                return Err(format!("IG-4: `{op}` changed the {surface} page menu"));
+            }
+        }
+    }
+
+    // CTRL-6: an operation on one PSID touches no other thread (IG-4: on
+    // either surface).
     if let Some(psid) = op.psid() {
         for (other, t) in &after.threads {
             if other != psid && before.threads.get(other) != Some(t) {

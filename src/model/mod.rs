@@ -13,6 +13,7 @@ pub mod op;
 pub mod outcome;
 pub mod rules;
 pub mod state;
+pub mod surface;
 
 pub use apply::{apply, apply_pageless};
 pub use judge::{AnswerMatch, ObservedAnswer, judge_control, judge_graph};
@@ -20,3 +21,4 @@ pub use op::*;
 pub use outcome::*;
 pub use rules::{Family, Level, Rule, RuleSet};
 pub use state::*;
+pub use surface::*;

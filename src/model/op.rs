@@ -7,11 +7,13 @@
 //! never by token, so a counterexample carries no secret and replays against
 //! any target with fresh credentials.
 
+use super::surface::Surface;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A page-scoped user id. The page learns a PSID from the user events
-/// `message` and `ad_entry`; the model never invents one.
+/// `message` and `ad_entry`; the model never invents one. On Instagram
+/// threads the same type holds the IGSID (`instagram.md`).
 pub type Psid = String;
 
 /// The app id of the Page Inbox pseudo-app.
@@ -42,6 +44,8 @@ impl fmt::Display for AppIx {
 pub enum AppRef {
     App(AppIx),
     PageInbox,
+    /// The Instagram Inbox `1217981644879628` (IG-2).
+    InstagramInbox,
     /// An id that is no subscribed app of the page.
     Unknown(String),
 }
@@ -51,6 +55,7 @@ impl fmt::Display for AppRef {
         match self {
             AppRef::App(a) => a.fmt(f),
             AppRef::PageInbox => f.write_str("page_inbox"),
+            AppRef::InstagramInbox => f.write_str("instagram_inbox"),
             AppRef::Unknown(id) => write!(f, "unknown app {id:?}"),
         }
     }
@@ -62,10 +67,17 @@ impl fmt::Display for AppRef {
 pub enum Op {
     /// An app (or someone holding a bad token) calls the Graph API.
     Graph(GraphOp),
-    /// The user does something in Messenger (control API `user_event`).
+    /// The user does something in Messenger or Instagram (control API
+    /// `user_event`).
     User(UserEvent),
-    /// A person acts in the Page Inbox (control API `inbox`).
-    Inbox { psid: Psid, action: InboxAction },
+    /// A person acts in the Page Inbox, or in the Instagram Inbox with
+    /// `platform: instagram` (control API `inbox`).
+    Inbox {
+        psid: Psid,
+        action: InboxAction,
+        #[serde(default, skip_serializing_if = "Surface::is_messenger")]
+        platform: Surface,
+    },
     /// The page's virtual clock moves forward (control API `clock`).
     Clock { advance_ms: u64 },
     /// The primary receiver changes (control API `roles`); `None` unsets it.
@@ -159,6 +171,17 @@ impl Op {
                 | Special::Batch { psid, .. },
             ) => Some(psid),
             Op::Clock { .. } | Op::Roles { .. } => None,
+        }
+    }
+
+    /// The surface a user event or inbox action names (control API
+    /// `platform`); `None` for other operations, which find their thread by
+    /// its id alone.
+    pub fn platform(&self) -> Option<Surface> {
+        match self {
+            Op::User(ev) => Some(ev.platform()),
+            Op::Inbox { platform, .. } => Some(*platform),
+            Op::Graph(_) | Op::Clock { .. } | Op::Roles { .. } | Op::Deliver(_) => None,
         }
     }
 
@@ -430,12 +453,24 @@ pub enum Call {
     Extend { psid: Psid, duration: i64 },
     /// `GET thread_owner`.
     ThreadOwner { psid: Psid },
-    /// `GET secondary_receivers`.
-    SecondaryReceivers,
-    /// `POST messenger_profile` with `persistent_menu`.
-    SetPageMenu { items: Vec<Choice> },
+    /// `GET secondary_receivers`; `platform` as received (IG-6), `None`
+    /// when absent.
+    SecondaryReceivers {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        platform: Option<String>,
+    },
+    /// `POST messenger_profile` with `persistent_menu`; `platform` as
+    /// received (IG-5), `None` when absent (Messenger).
+    SetPageMenu {
+        items: Vec<Choice>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        platform: Option<String>,
+    },
     /// `DELETE messenger_profile` with `fields=["persistent_menu"]`.
-    DeletePageMenu,
+    DeletePageMenu {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        platform: Option<String>,
+    },
     /// `POST custom_user_settings` with `psid` and `persistent_menu`.
     SetUserMenu { psid: Psid, items: Vec<Choice> },
     /// `DELETE custom_user_settings?psid=…&params=["persistent_menu"]`.
@@ -454,8 +489,8 @@ impl Call {
             Call::Release { .. } => Edge::ReleaseThreadControl,
             Call::Extend { .. } => Edge::ExtendThreadControl,
             Call::ThreadOwner { .. } => Edge::ThreadOwner,
-            Call::SecondaryReceivers => Edge::SecondaryReceivers,
-            Call::SetPageMenu { .. } | Call::DeletePageMenu => Edge::MessengerProfile,
+            Call::SecondaryReceivers { .. } => Edge::SecondaryReceivers,
+            Call::SetPageMenu { .. } | Call::DeletePageMenu { .. } => Edge::MessengerProfile,
             Call::SetUserMenu { .. } | Call::DeleteUserMenu { .. } => Edge::CustomUserSettings,
             Call::Malformed { edge, .. } => *edge,
         }
@@ -489,9 +524,9 @@ impl Call {
             | Call::ThreadOwner { psid }
             | Call::SetUserMenu { psid, .. }
             | Call::DeleteUserMenu { psid } => Some(psid),
-            Call::SecondaryReceivers
+            Call::SecondaryReceivers { .. }
             | Call::SetPageMenu { .. }
-            | Call::DeletePageMenu
+            | Call::DeletePageMenu { .. }
             | Call::Malformed { .. } => None,
         }
     }
@@ -697,12 +732,18 @@ pub enum Message {
 /// What the user does (control API `user_event`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+///
+/// Each event names its surface (`platform`, Messenger when absent): the
+/// first event naming a user id decides the thread's surface, and an event
+/// naming a user id of the other surface is a control-API error.
 pub enum UserEvent {
     Message {
         psid: Psid,
         text: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         quick_reply: Option<String>,
+        #[serde(default, skip_serializing_if = "Surface::is_messenger")]
+        platform: Surface,
     },
     /// A tap on a button of an earlier message in this PSID's transcript.
     Postback {
@@ -711,6 +752,8 @@ pub enum UserEvent {
         payload: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         title: Option<String>,
+        #[serde(default, skip_serializing_if = "Surface::is_messenger")]
+        platform: Surface,
     },
     /// A pick from the persistent menu in force.
     Menu {
@@ -718,13 +761,18 @@ pub enum UserEvent {
         payload: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         title: Option<String>,
+        #[serde(default, skip_serializing_if = "Surface::is_messenger")]
+        platform: Surface,
     },
-    /// Arrival from a Click-to-Messenger ad assigned to `app`.
+    /// Arrival from a Click-to-Messenger ad (on Instagram: a
+    /// Click-to-Instagram-Direct ad) assigned to `app`.
     AdEntry {
         psid: Psid,
         app: AppRef,
         ad_id: String,
         text: String,
+        #[serde(default, skip_serializing_if = "Surface::is_messenger")]
+        platform: Surface,
     },
 }
 
@@ -735,6 +783,16 @@ impl UserEvent {
             | UserEvent::Postback { psid, .. }
             | UserEvent::Menu { psid, .. }
             | UserEvent::AdEntry { psid, .. } => psid,
+        }
+    }
+
+    /// The surface the event happens on.
+    pub fn platform(&self) -> Surface {
+        match self {
+            UserEvent::Message { platform, .. }
+            | UserEvent::Postback { platform, .. }
+            | UserEvent::Menu { platform, .. }
+            | UserEvent::AdEntry { platform, .. } => *platform,
         }
     }
 }
@@ -776,7 +834,14 @@ impl fmt::Display for Op {
         match self {
             Op::Graph(g) => g.fmt(f),
             Op::User(u) => u.fmt(f),
-            Op::Inbox { psid, action } => {
+            Op::Inbox {
+                psid,
+                action,
+                platform,
+            } => {
+                if platform.is_instagram() {
+                    f.write_str("instagram ")?;
+                }
                 write!(f, "inbox psid {psid} {}", action.as_str())?;
                 if let InboxAction::Reply { text } = action {
                     write!(f, " {text:?}")?;
@@ -882,9 +947,15 @@ impl fmt::Display for GraphOp {
                 write!(f, " psid {psid}")?;
             }
             Call::Extend { psid, duration } => write!(f, " psid {psid} duration {duration}")?,
-            Call::SecondaryReceivers => {}
-            Call::SetPageMenu { items } => write!(f, " set {}", choices(items))?,
-            Call::DeletePageMenu => f.write_str(" delete")?,
+            Call::SecondaryReceivers { platform } => platform_param(f, platform)?,
+            Call::SetPageMenu { items, platform } => {
+                platform_param(f, platform)?;
+                write!(f, " set {}", choices(items))?
+            }
+            Call::DeletePageMenu { platform } => {
+                platform_param(f, platform)?;
+                f.write_str(" delete")?
+            }
             Call::SetUserMenu { psid, items } => write!(f, " psid {psid} set {}", choices(items))?,
             Call::Malformed { defect, .. } => write!(f, " malformed {}", defect.as_str())?,
         }
@@ -936,11 +1007,15 @@ impl fmt::Display for GraphOp {
 
 impl fmt::Display for UserEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.platform().is_instagram() {
+            f.write_str("instagram ")?;
+        }
         match self {
             UserEvent::Message {
                 psid,
                 text,
                 quick_reply,
+                ..
             } => {
                 write!(f, "user psid {psid} message {text:?}")?;
                 if let Some(q) = quick_reply {
@@ -953,6 +1028,7 @@ impl fmt::Display for UserEvent {
                 message,
                 payload,
                 title,
+                ..
             } => {
                 write!(f, "user psid {psid} postback ")?;
                 match message {
@@ -969,6 +1045,7 @@ impl fmt::Display for UserEvent {
                 psid,
                 payload,
                 title,
+                ..
             } => {
                 write!(f, "user psid {psid} menu payload {payload:?}")?;
                 if let Some(t) = title {
@@ -981,6 +1058,7 @@ impl fmt::Display for UserEvent {
                 app,
                 ad_id,
                 text,
+                ..
             } => {
                 write!(
                     f,
@@ -988,6 +1066,13 @@ impl fmt::Display for UserEvent {
                 )
             }
         }
+    }
+}
+
+fn platform_param(f: &mut fmt::Formatter<'_>, platform: &Option<String>) -> fmt::Result {
+    match platform {
+        Some(p) => write!(f, " platform {p:?}"),
+        None => Ok(()),
     }
 }
 
@@ -1038,6 +1123,24 @@ mod tests {
             "unknown-token release_thread_control psid 3 wrong-proof [form, token in bearer]"
         );
         assert_eq!(Op::Clock { advance_ms: 5 }.to_string(), "clock +5ms");
+        let op = Op::User(UserEvent::Message {
+            psid: "9".into(),
+            text: "hi".into(),
+            quick_reply: None,
+            platform: Surface::Instagram,
+        });
+        assert_eq!(op.to_string(), r#"instagram user psid 9 message "hi""#);
+        let op = Op::Graph(GraphOp::by(
+            AppIx(0),
+            Call::SetPageMenu {
+                items: vec![],
+                platform: Some("INSTAGRAM".into()),
+            },
+        ));
+        assert_eq!(
+            op.to_string(),
+            r#"app 0 messenger_profile platform "INSTAGRAM" set []"#
+        );
         let op = Op::Graph(GraphOp {
             caller: Caller::App(AppIx(0)),
             proof: Proof::Right,
@@ -1129,16 +1232,41 @@ mod tests {
                 message: MsgRef::Nth(0),
                 payload: "p".into(),
                 title: None,
+                platform: Surface::Messenger,
             }),
             Op::Inbox {
                 psid: "1".into(),
                 action: InboxAction::Reply { text: "hi".into() },
+                platform: Surface::Messenger,
             },
             Op::Roles { primary: None },
         ];
         let json = serde_json::to_string(&ops).unwrap();
         assert!(json.starts_with(r#"[{"graph":{"caller":{"app":1},"call":{"pass":{"psid":"1","target":"page_inbox"}}}}"#), "{json}");
+        // Messenger operations serialize as before the second surface.
+        assert!(!json.contains("platform"), "{json}");
         let back: Vec<Op> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, ops);
+        let ig = vec![
+            Op::Inbox {
+                psid: "1".into(),
+                action: InboxAction::MarkDone,
+                platform: Surface::Instagram,
+            },
+            Op::Graph(GraphOp::by(
+                AppIx(0),
+                Call::Pass {
+                    psid: "1".into(),
+                    target: Some(AppRef::InstagramInbox),
+                    metadata: None,
+                },
+            )),
+        ];
+        let json = serde_json::to_string(&ig).unwrap();
+        assert_eq!(
+            json,
+            r#"[{"inbox":{"psid":"1","action":"mark_done","platform":"instagram"}},{"graph":{"caller":{"app":0},"call":{"pass":{"psid":"1","target":"instagram_inbox"}}}}]"#
+        );
+        assert_eq!(serde_json::from_str::<Vec<Op>>(&json).unwrap(), ig);
     }
 }

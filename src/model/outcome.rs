@@ -3,17 +3,45 @@
 //! the step exercised. The differ compares an implementation's observations
 //! with exactly this.
 
-use super::op::{AppIx, Psid};
+use super::op::{AppIx, AppRef, Psid};
 use super::rules::{Rule, RuleSet};
+use super::surface::Surface;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Who can own a thread: an app or the Page Inbox.
+/// Who can own a thread: an app, the Page Inbox (Messenger threads) or the
+/// Instagram Inbox (Instagram threads, IG-2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Party {
     App(AppIx),
     PageInbox,
+    InstagramInbox,
+}
+
+impl Party {
+    /// The inbox of a surface: the Page Inbox or the Instagram Inbox.
+    pub fn inbox(surface: Surface) -> Party {
+        match surface {
+            Surface::Messenger => Party::PageInbox,
+            Surface::Instagram => Party::InstagramInbox,
+        }
+    }
+
+    /// The party a resolved reference names; `None` for an unknown id.
+    pub fn from_ref(r: &AppRef) -> Option<Party> {
+        match r {
+            AppRef::App(a) => Some(Party::App(*a)),
+            AppRef::PageInbox => Some(Party::PageInbox),
+            AppRef::InstagramInbox => Some(Party::InstagramInbox),
+            AppRef::Unknown(_) => None,
+        }
+    }
+
+    /// Either inbox: driven by a person, never by an app.
+    pub fn is_inbox(self) -> bool {
+        matches!(self, Party::PageInbox | Party::InstagramInbox)
+    }
 }
 
 /// The expected result of one operation.
@@ -173,8 +201,13 @@ pub struct Delivery {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Event {
-    /// The user's PSID (`sender.id`); absent for `app_roles`.
+    /// The user's PSID or IGSID (`sender.id`); absent for `app_roles`.
     pub psid: Option<Psid>,
+    /// The surface of the thread, which decides the envelope (IG-3):
+    /// `"object":"page"` or `"object":"instagram"`. `app_roles` is a page
+    /// event and goes on Messenger.
+    #[serde(default, skip_serializing_if = "Surface::is_messenger")]
+    pub surface: Surface,
     /// The page's virtual clock when it happened, in ms.
     pub timestamp: u64,
     pub kind: EventKind,
@@ -287,6 +320,7 @@ impl fmt::Display for Party {
         match self {
             Party::App(a) => a.fmt(f),
             Party::PageInbox => f.write_str("page_inbox"),
+            Party::InstagramInbox => f.write_str("instagram_inbox"),
         }
     }
 }
@@ -297,9 +331,13 @@ impl fmt::Display for Channel {
     }
 }
 
-/// `psid 1 pass_thread_control to app 0 from app 1 metadata "m"`.
+/// `psid 1 pass_thread_control to app 0 from app 1 metadata "m"`; an event
+/// of an Instagram thread says so first (`instagram psid 7 message "hi"`).
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.surface.is_instagram() {
+            f.write_str("instagram ")?;
+        }
         if let Some(p) = &self.psid {
             write!(f, "psid {p} ")?;
         }

@@ -41,6 +41,9 @@ macro_rules! rules {
             /// Every rule, in catalogue order.
             pub const ALL: &'static [Rule] = &[ $( Rule::$variant, )* ];
 
+            /// How many rules the catalogue has.
+            pub const COUNT: usize = Rule::ALL.len();
+
             /// The stable ID, e.g. `"CTRL-4"`.
             pub fn id(self) -> &'static str {
                 match self { $( Rule::$variant => $id, )* }
@@ -118,6 +121,12 @@ rules! {
     Auth4 = "AUTH-4", Auth, Should, "thread_owner reveals app_id only to the owner and the primary receiver; idle threads answer an empty list.";
     Input1 = "INPUT-1", Input, Must, "Malformed input gets 400 with a Graph error (code 100; unknown PSID 2018001), never a 5xx or a hang.";
     Race1 = "RACE-1", Race, Must, "Concurrent calls on one thread are linearizable.";
+    Ig1 = "IG-1", Ig, Must, "Instagram threads obey the Messenger rules with IGSIDs, the Instagram account and the Instagram Inbox in their places; a break there also counts against IG-1.";
+    Ig2 = "IG-2", Ig, Must, "The Instagram Inbox (1217981644879628) stands in for the Page Inbox on Instagram threads; each inbox id is an unknown target (100/2018164) on the other surface.";
+    Ig3 = "IG-3", Ig, Must, "Instagram deliveries say object instagram, carry the Instagram account id as entry and recipient id and the IGSID as sender, are signed like any other, and never share a POST with Messenger events.";
+    Ig4 = "IG-4", Ig, Must, "Messenger and Instagram threads never affect each other; one primary receiver serves both surfaces.";
+    Ig5 = "IG-5", Ig, Should, "Surveys and user-level menus are refused on Instagram threads (400/100); the page-level menu is kept per surface (platform=instagram).";
+    Ig6 = "IG-6", Ig, Should, "secondary_receivers takes platform messenger or instagram in any case and answers the same list; any other value gets 400/100.";
     Bp1 = "BP-1", Bp, Should, "Apps ask thread_owner before acting when unsure.";
     Bp2 = "BP-2", Bp, Must, "Apps do not send while another app owns the thread.";
     Bp3 = "BP-3", Bp, Should, "Non-primary apps request control instead of taking it.";
@@ -153,6 +162,7 @@ pub enum Family {
     Auth,
     Input,
     Race,
+    Ig,
     Bp,
     App,
 }
@@ -176,6 +186,7 @@ impl Family {
         Family::Auth,
         Family::Input,
         Family::Race,
+        Family::Ig,
         Family::Bp,
         Family::App,
     ];
@@ -199,6 +210,7 @@ impl Family {
             Family::Auth => "AUTH",
             Family::Input => "INPUT",
             Family::Race => "RACE",
+            Family::Ig => "IG",
             Family::Bp => "BP",
             Family::App => "APP",
         }
@@ -273,7 +285,7 @@ impl<'de> serde::Deserialize<'de> for Rule {
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct RuleSet(u128);
 
-const _: () = assert!(Rule::ALL.len() <= 128, "RuleSet is a u128 bit set");
+const _: () = assert!(Rule::COUNT <= 128, "RuleSet is a u128 bit set");
 
 impl RuleSet {
     pub const EMPTY: RuleSet = RuleSet(0);
@@ -349,7 +361,8 @@ mod tests {
             assert!(r.id().starts_with(r.family().as_str()));
             assert!(!r.summary().is_empty());
         }
-        assert_eq!(Rule::ALL.len(), 66);
+        assert_eq!(Rule::ALL.len(), 72);
+        assert_eq!(Rule::COUNT, 72);
     }
 
     #[test]

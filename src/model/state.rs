@@ -9,6 +9,7 @@ use super::op::{
     AppIx, AppRef, Call, Caller, Choice, GraphOp, PAGE_INBOX_APP_ID, Proof, Psid, Transport,
 };
 use super::outcome::{Party, TranscriptEntry};
+use super::surface::{INSTAGRAM_INBOX_APP_ID, Surface};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -39,6 +40,11 @@ pub struct Setup {
     pub now_ms: u64,
     pub primary: Option<AppIx>,
     pub apps: Vec<AppSpec>,
+    /// The Instagram professional account linked to the page (`reset`'s
+    /// `instagram_account_id`); without one the page has no Instagram
+    /// surface.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instagram_account_id: Option<String>,
 }
 
 impl Setup {
@@ -66,6 +72,11 @@ impl Setup {
                     "apps[{i}]: {PAGE_INBOX_APP_ID} is the Page Inbox, not a subscribable app"
                 ));
             }
+            if a.app_id == INSTAGRAM_INBOX_APP_ID {
+                return Err(format!(
+                    "apps[{i}]: {INSTAGRAM_INBOX_APP_ID} is the Instagram Inbox, not a subscribable app"
+                ));
+            }
             if apps[..i].iter().any(|b| b.app_id == a.app_id) {
                 return Err(format!("apps[{i}].app_id {:?} appears twice", a.app_id));
             }
@@ -75,13 +86,14 @@ impl Setup {
             now_ms,
             primary: None,
             apps,
+            instagram_account_id: None,
         };
         setup.primary = match primary {
             None => None,
             Some(id) => match setup.app_ref(id) {
                 AppRef::App(a) => Some(a),
-                AppRef::PageInbox => {
-                    return Err("the Page Inbox cannot be the primary receiver (PRI-1)".into());
+                AppRef::PageInbox | AppRef::InstagramInbox => {
+                    return Err("an inbox cannot be the primary receiver (PRI-1)".into());
                 }
                 AppRef::Unknown(id) => {
                     return Err(format!("primary_receiver {id:?} is not one of the apps"));
@@ -91,10 +103,47 @@ impl Setup {
         Ok(setup)
     }
 
+    /// Links an Instagram professional account to the page (`None`: no
+    /// Instagram surface). The id must not be empty, the page's own id or
+    /// either inbox's.
+    pub fn with_instagram(mut self, account_id: Option<String>) -> Result<Setup, String> {
+        if let Some(id) = &account_id {
+            if id.is_empty() {
+                return Err("instagram_account_id must not be empty".into());
+            }
+            if *id == self.page_id {
+                return Err("instagram_account_id must differ from the page id".into());
+            }
+            if id == PAGE_INBOX_APP_ID || id == INSTAGRAM_INBOX_APP_ID {
+                return Err(format!("instagram_account_id {id:?} is an inbox's app id"));
+            }
+        }
+        self.instagram_account_id = account_id;
+        Ok(self)
+    }
+
+    /// Whether the page has a linked Instagram account.
+    pub fn has_instagram(&self) -> bool {
+        self.instagram_account_id.is_some()
+    }
+
+    /// The id a surface's webhooks name the page by (`entry[].id`,
+    /// `recipient.id`): the page id, or the Instagram account id (IG-3).
+    /// `None` for Instagram on a page without an Instagram account.
+    pub fn surface_id(&self, surface: Surface) -> Option<&str> {
+        match surface {
+            Surface::Messenger => Some(&self.page_id),
+            Surface::Instagram => self.instagram_account_id.as_deref(),
+        }
+    }
+
     /// Resolves an app id as received on the wire.
     pub fn app_ref(&self, app_id: &str) -> AppRef {
         if app_id == PAGE_INBOX_APP_ID {
             return AppRef::PageInbox;
+        }
+        if app_id == INSTAGRAM_INBOX_APP_ID {
+            return AppRef::InstagramInbox;
         }
         match self.apps.iter().position(|a| a.app_id == app_id) {
             Some(i) => AppRef::App(AppIx(i as u8)),
@@ -122,6 +171,7 @@ impl Setup {
         match p {
             Party::App(a) => &self.apps[a.index()].app_id,
             Party::PageInbox => PAGE_INBOX_APP_ID,
+            Party::InstagramInbox => INSTAGRAM_INBOX_APP_ID,
         }
     }
 
@@ -181,9 +231,12 @@ pub struct SentMessage {
     pub buttons: Vec<Choice>,
 }
 
-/// The conversation with one PSID.
+/// The conversation with one PSID (or, on Instagram, one IGSID).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Thread {
+    /// Decided by the first user event naming the user id; never changes.
+    #[serde(default, skip_serializing_if = "Surface::is_messenger")]
+    pub surface: Surface,
     pub owner: Option<Party>,
     /// When control lapses, in ms; meaningful only while owned.
     pub deadline_ms: u64,
@@ -194,8 +247,9 @@ pub struct Thread {
 }
 
 impl Thread {
-    pub(crate) fn new() -> Thread {
+    pub(crate) fn new(surface: Surface) -> Thread {
         Thread {
+            surface,
             owner: None,
             deadline_ms: 0,
             folder: Folder::Main,
@@ -213,7 +267,12 @@ pub struct State {
     pub now_ms: u64,
     pub primary: Option<AppIx>,
     pub threads: BTreeMap<Psid, Thread>,
+    /// The page-level menu of Messenger threads.
     pub page_menu: Option<MenuState>,
+    /// The page-level menu of Instagram threads (`messenger_profile` with
+    /// `platform=instagram`, IG-5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instagram_menu: Option<MenuState>,
     /// Message ids are `m_<prefix>_<n>`; the prefix keeps them unique
     /// across pages and resets.
     pub mid_prefix: String,
@@ -236,6 +295,7 @@ impl State {
             setup,
             threads: BTreeMap::new(),
             page_menu: None,
+            instagram_menu: None,
             mid_prefix: prefix,
             next_mid: 0,
         }
@@ -243,6 +303,26 @@ impl State {
 
     pub fn thread(&self, psid: &str) -> Option<&Thread> {
         self.threads.get(psid)
+    }
+
+    /// The surface of a known user id.
+    pub fn surface(&self, psid: &str) -> Option<Surface> {
+        self.threads.get(psid).map(|t| t.surface)
+    }
+
+    /// The page-level menu of a surface.
+    pub fn page_menu_of(&self, surface: Surface) -> Option<&MenuState> {
+        match surface {
+            Surface::Messenger => self.page_menu.as_ref(),
+            Surface::Instagram => self.instagram_menu.as_ref(),
+        }
+    }
+
+    /// The menu a user of `psid` sees (MENU-3): the thread's user-level
+    /// menu, else the page-level menu of the thread's surface.
+    pub fn menu_in_force(&self, psid: &str) -> Option<&MenuState> {
+        let t = self.threads.get(psid)?;
+        t.user_menu.as_ref().or(self.page_menu_of(t.surface))
     }
 
     /// Who owns the thread now (`None`: idle or unknown PSID).

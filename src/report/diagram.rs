@@ -153,6 +153,7 @@ impl Diagram {
                 let from = match r.entry.from {
                     Party::App(a) => format!("app {}", a.0),
                     Party::PageInbox => "Page Inbox".into(),
+                    Party::InstagramInbox => "Instagram Inbox".into(),
                 };
                 items.push(Item::Arrow {
                     from: platform,
@@ -277,7 +278,7 @@ fn call_text(op: &str) -> String {
 fn user_or_inbox_text(op: &Op) -> String {
     match op {
         Op::User(u) => u.to_string(),
-        Op::Inbox { psid, action } => match action {
+        Op::Inbox { psid, action, .. } => match action {
             InboxAction::Reply { text } => format!("psid {psid} reply {text:?}"),
             a => format!("psid {psid} {}", a.as_str()),
         },

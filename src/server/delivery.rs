@@ -13,9 +13,12 @@
 //!   receiver acknowledged is never sent again (HOOK-5).
 //! - `reset` cancels the page's queues: events still queued are dropped
 //!   unsent, and the new configuration gets fresh queues.
+//! - A batch holds events of one surface only: an Instagram event after
+//!   Messenger ones (or the other way round) starts the next POST, so no
+//!   delivery mixes the surfaces (IG-3) and the app's order is kept.
 
-use crate::model::{Channel, Event, Setup};
-use crate::wire::{delivery_body, signature_header};
+use crate::model::{Channel, Event, Setup, Surface};
+use crate::wire::{delivery_body, delivery_envelope, signature_header};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -74,6 +77,8 @@ pub struct DeliveryFaults {
     pub wrong_secret: bool,
     /// Send every delivery twice (HOOK-5).
     pub duplicate: bool,
+    /// Write Instagram deliveries with `"object":"page"` (IG-3).
+    pub ig_wrong_object: bool,
 }
 
 /// One event waiting to be sent.
@@ -290,18 +295,36 @@ struct Worker {
 impl Worker {
     async fn run(mut self) {
         let mut batch: Vec<(Channel, Event)> = Vec::with_capacity(self.config.max_batch);
-        while let Some(first) = self.rx.recv().await {
+        // A job taken from the queue that belongs to the other surface than
+        // the batch being built: it starts the next batch (IG-3: one
+        // delivery never mixes Messenger and Instagram events).
+        let mut next: Option<Job> = None;
+        loop {
+            let first = match next.take() {
+                Some(job) => job,
+                None => match self.rx.recv().await {
+                    Some(job) => job,
+                    None => break,
+                },
+            };
+            let surface = first.event.surface;
             batch.push((first.channel, first.event));
             while batch.len() < self.config.max_batch {
                 match self.rx.try_recv() {
-                    Ok(job) => batch.push((job.channel, job.event)),
+                    Ok(job) if job.event.surface == surface => {
+                        batch.push((job.channel, job.event));
+                    }
+                    Ok(job) => {
+                        next = Some(job);
+                        break;
+                    }
                     Err(_) => break,
                 }
             }
             let n = batch.len() as u64;
             if !self.cancelled.load(Ordering::SeqCst) {
                 let time = self.page.clock.load(Ordering::SeqCst);
-                let body = delivery_body(&self.page.setup, time, &batch);
+                let body = self.body(time, &batch);
                 let times = if self.faults.duplicate { 2 } else { 1 };
                 let mut ok = false;
                 for _ in 0..times {
@@ -314,6 +337,18 @@ impl Worker {
             batch.clear();
             self.counters.finished.send_modify(|f| *f += n);
         }
+    }
+
+    /// The exact bytes of one delivery of `batch` (all of one surface).
+    fn body(&self, time: u64, batch: &[(Channel, Event)]) -> Vec<u8> {
+        if self.faults.ig_wrong_object && batch[0].1.surface.is_instagram() {
+            // The `ig-wrong-object` mutant: an Instagram delivery written as
+            // a Messenger one (IG-3).
+            let mut env = delivery_envelope(&self.page.setup, time, batch);
+            env.object = Surface::Messenger.webhook_object().into();
+            return serde_json::to_vec(&env).expect("envelopes serialize");
+        }
+        delivery_body(&self.page.setup, time, batch)
     }
 
     /// One delivery: the first attempt, then up to `retries` more after a

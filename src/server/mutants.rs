@@ -8,8 +8,8 @@
 //! delivering. The model itself stays single and correct.
 
 use crate::model::{
-    Answer, AppIx, Call, Channel, EventKind, GraphError, GraphSuccess, InboxAction, Op, Outcome,
-    OwnerView, Party, Rule, State, UserEvent, apply,
+    Answer, AppIx, AppRef, Call, Channel, EventKind, GraphError, GraphSuccess, InboxAction, Op,
+    Outcome, OwnerView, Party, Rule, State, Surface, UserEvent, apply,
 };
 
 macro_rules! mutants {
@@ -80,6 +80,14 @@ mutants! {
         "Form-encoded bodies lose their JSON-encoded object values (recipient, message), so valid calls are refused.";
     RacyTake = "racy-take", Race1,
         "take_thread_control checks that the thread is idle, yields, then sets the owner, so two concurrent takes both succeed.";
+    IgWrongObject = "ig-wrong-object", Ig3,
+        "Instagram deliveries are written as Messenger ones: \"object\":\"page\" around the Instagram account's entries.";
+    IgPageInboxAccepted = "ig-page-inbox-accepted", Ig2,
+        "Passing an Instagram thread to the Page Inbox id is accepted, as if it were the Instagram Inbox.";
+    IgSurfaceLeak = "ig-surface-leak", Ig4,
+        "Releasing a thread also releases the threads the same app owns on the other surface.";
+    IgSurveyAllowed = "ig-survey-allowed", Ig5,
+        "Surveys and user-level menus on Instagram threads are handled as on Messenger instead of being refused.";
 }
 
 impl Mutant {
@@ -125,6 +133,30 @@ impl Mutants {
         if self.0.is_empty() {
             return apply(st, op);
         }
+        // Bend the operation: the Page Inbox as target of an Instagram
+        // thread means the Instagram Inbox.
+        let bent_op;
+        let op = match op {
+            Op::Graph(g)
+                if self.has(Mutant::IgPageInboxAccepted)
+                    && let Call::Pass {
+                        psid,
+                        target: Some(AppRef::PageInbox),
+                        metadata,
+                    } = &g.call
+                    && st.surface(psid) == Some(Surface::Instagram) =>
+            {
+                let mut g = g.clone();
+                g.call = Call::Pass {
+                    psid: psid.clone(),
+                    target: Some(AppRef::InstagramInbox),
+                    metadata: metadata.clone(),
+                };
+                bent_op = Op::Graph(g);
+                &bent_op
+            }
+            _ => op,
+        };
         let psid = op.psid().cloned();
         let owner_before = psid.as_deref().and_then(|p| st.owner(p));
         let deadline_before = psid
@@ -135,6 +167,23 @@ impl Mutants {
         // Bend the state before the model looks at it.
         let mut restore_owner = None;
         let mut restore_primary = None;
+        let mut restore_surface = None;
+        if self.has(Mutant::IgSurveyAllowed)
+            && let Op::Graph(g) = op
+            && matches!(
+                &g.call,
+                Call::Send {
+                    message: crate::model::Message::Survey { .. },
+                    ..
+                } | Call::SetUserMenu { .. }
+                    | Call::DeleteUserMenu { .. }
+            )
+            && let Some(t) = psid.as_deref().and_then(|p| st.threads.get_mut(p))
+            && t.surface.is_instagram()
+        {
+            t.surface = Surface::Messenger;
+            restore_surface = Some(Surface::Instagram);
+        }
         if let Op::Graph(g) = op
             && let Some(p) = &psid
         {
@@ -156,7 +205,10 @@ impl Mutants {
         }
         if self.has(Mutant::PageMenuAnyApp)
             && let Op::Graph(g) = op
-            && matches!(g.call, Call::SetPageMenu { .. } | Call::DeletePageMenu)
+            && matches!(
+                g.call,
+                Call::SetPageMenu { .. } | Call::DeletePageMenu { .. }
+            )
         {
             restore_primary = Some(st.primary.take());
         }
@@ -210,6 +262,14 @@ impl Mutants {
         if let Some(primary) = restore_primary {
             st.primary = primary;
         }
+        if let (Some(surface), Some(p)) = (restore_surface, &psid)
+            && let Some(t) = st.threads.get_mut(p)
+        {
+            t.surface = surface;
+            for d in &mut out.deliveries {
+                d.event.surface = surface;
+            }
+        }
 
         // Post-process the outcome and the state.
         if self.has(Mutant::FailedTakeSticks)
@@ -232,6 +292,19 @@ impl Mutants {
             if let Some((_, t)) = next {
                 t.owner = None;
                 t.deadline_ms = 0;
+            }
+        }
+        if self.has(Mutant::IgSurfaceLeak)
+            && out.decided_by == Rule::Rel1
+            && let (Op::Graph(g), Some(p)) = (op, &psid)
+            && let crate::model::Caller::App(a) = g.caller
+            && let Some(surface) = st.surface(p)
+        {
+            for t in st.threads.values_mut() {
+                if t.surface != surface && t.owner == Some(Party::App(a)) {
+                    t.owner = None;
+                    t.deadline_ms = 0;
+                }
             }
         }
         if self.has(Mutant::PassWithoutWebhook) && out.decided_by == Rule::Pass1 {
@@ -323,6 +396,7 @@ impl Mutants {
         super::delivery::DeliveryFaults {
             wrong_secret: self.has(Mutant::WrongSecret),
             duplicate: self.has(Mutant::DuplicateDelivery),
+            ig_wrong_object: self.has(Mutant::IgWrongObject),
         }
     }
 }
@@ -370,6 +444,7 @@ mod tests {
             Mutant::DuplicateDelivery,
             Mutant::FormMisparse,
             Mutant::RacyTake,
+            Mutant::IgWrongObject,
         ];
         for m in Mutant::ALL.iter().filter(|m| !transport.contains(m)) {
             let mutants = Mutants::new(vec![*m]);

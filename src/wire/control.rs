@@ -11,8 +11,8 @@
 use super::http::{AppCredentials, Redacted};
 use super::ids;
 use crate::model::{
-    AppIx, AppRef, AppSpec, ControlSuccess, InboxAction, MessageKind, MsgRef, Op,
-    PAGE_INBOX_APP_ID, Party, Setup, State, TranscriptEntry, UserEvent,
+    AppIx, AppRef, AppSpec, ControlSuccess, INSTAGRAM_INBOX_APP_ID, InboxAction, MessageKind,
+    MsgRef, Op, PAGE_INBOX_APP_ID, Party, Setup, State, Surface, TranscriptEntry, UserEvent,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -23,7 +23,9 @@ pub const CONTROL_PREFIX: &str = "/conformance";
 /// The header carrying the conformance key.
 pub const KEY_HEADER: &str = "X-Conformance-Key";
 /// Every feature the control API can advertise in `info`.
-pub const ALL_FEATURES: &[&str] = &["flush", "transcript", "clock", "roles"];
+pub const ALL_FEATURES: &[&str] = &["flush", "transcript", "clock", "roles", "instagram"];
+/// The feature an implementation with the Instagram surface advertises.
+pub const INSTAGRAM_FEATURE: &str = "instagram";
 
 /// `GET info`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +80,14 @@ pub struct ResetRequest {
     )]
     pub primary_receiver: Option<String>,
     pub apps: Vec<ResetApp>,
+    /// The linked Instagram professional account (`instagram.md`); absent:
+    /// the page has no Instagram surface.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "ids::opt_id"
+    )]
+    pub instagram_account_id: Option<String>,
 }
 
 impl ResetRequest {
@@ -111,7 +121,8 @@ impl ResetRequest {
             self.now_ms,
             specs,
             self.primary_receiver.as_deref(),
-        )?;
+        )?
+        .with_instagram(self.instagram_account_id.clone())?;
         let creds = self
             .apps
             .iter()
@@ -131,6 +142,7 @@ impl ResetRequest {
             page_id: setup.page_id.clone(),
             now_ms: setup.now_ms,
             primary_receiver: setup.primary.map(|p| setup.app(p).app_id.clone()),
+            instagram_account_id: setup.instagram_account_id.clone(),
             apps: setup
                 .apps
                 .iter()
@@ -174,6 +186,8 @@ pub enum UserEventRequest {
         text: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         quick_reply_payload: Option<String>,
+        #[serde(default, skip_serializing_if = "Surface::is_messenger")]
+        platform: Surface,
     },
     Postback {
         #[serde(deserialize_with = "ids::id")]
@@ -184,6 +198,8 @@ pub enum UserEventRequest {
         payload: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         title: Option<String>,
+        #[serde(default, skip_serializing_if = "Surface::is_messenger")]
+        platform: Surface,
     },
     Menu {
         #[serde(deserialize_with = "ids::id")]
@@ -193,6 +209,8 @@ pub enum UserEventRequest {
         payload: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         title: Option<String>,
+        #[serde(default, skip_serializing_if = "Surface::is_messenger")]
+        platform: Surface,
     },
     AdEntry {
         #[serde(deserialize_with = "ids::id")]
@@ -204,6 +222,8 @@ pub enum UserEventRequest {
         #[serde(deserialize_with = "ids::id")]
         ad_id: String,
         text: String,
+        #[serde(default, skip_serializing_if = "Surface::is_messenger")]
+        platform: Surface,
     },
 }
 
@@ -226,7 +246,8 @@ pub enum InboxActionName {
     MarkDone,
 }
 
-/// `POST inbox`; `text` only with `reply`.
+/// `POST inbox`; `text` only with `reply`. With `platform: instagram` the
+/// Instagram Inbox acts on an Instagram thread.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InboxRequest {
     #[serde(deserialize_with = "ids::id")]
@@ -236,6 +257,8 @@ pub struct InboxRequest {
     pub psid: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Surface::is_messenger")]
+    pub platform: Surface,
 }
 
 /// `POST clock`.
@@ -311,6 +334,7 @@ impl TranscriptItem {
         let from = match setup.app_ref(&self.from_app_id) {
             AppRef::App(a) => Party::App(a),
             AppRef::PageInbox => Party::PageInbox,
+            AppRef::InstagramInbox => Party::InstagramInbox,
             AppRef::Unknown(id) => {
                 return Err(format!("transcript names an unknown sender {id:?}"));
             }
@@ -486,6 +510,7 @@ impl ControlRequest {
             },
             ControlRequest::Inbox(i) => Op::Inbox {
                 psid: i.psid.clone(),
+                platform: i.platform,
                 action: match i.action {
                     InboxActionName::MoveToMain => InboxAction::MoveToMain,
                     InboxActionName::MarkDone => InboxAction::MarkDone,
@@ -502,19 +527,23 @@ impl ControlRequest {
                     psid,
                     text,
                     quick_reply_payload,
+                    platform,
                     ..
                 } => UserEvent::Message {
                     psid: psid.clone(),
                     text: text.clone(),
                     quick_reply: quick_reply_payload.clone(),
+                    platform: *platform,
                 },
                 UserEventRequest::Postback {
                     psid,
                     mid,
                     payload,
                     title,
+                    platform,
                     ..
                 } => UserEvent::Postback {
+                    platform: *platform,
                     psid: psid.clone(),
                     message: match state.message_position(psid, mid) {
                         Some(n) => MsgRef::Nth(n),
@@ -527,23 +556,27 @@ impl ControlRequest {
                     psid,
                     payload,
                     title,
+                    platform,
                     ..
                 } => UserEvent::Menu {
                     psid: psid.clone(),
                     payload: payload.clone(),
                     title: title.clone(),
+                    platform: *platform,
                 },
                 UserEventRequest::AdEntry {
                     psid,
                     app_id,
                     ad_id,
                     text,
+                    platform,
                     ..
                 } => UserEvent::AdEntry {
                     psid: psid.clone(),
                     app: setup.app_ref(app_id),
                     ad_id: ad_id.clone(),
                     text: text.clone(),
+                    platform: *platform,
                 },
             }),
         }))
@@ -559,6 +592,7 @@ impl ControlRequest {
         let app_id = |r: &AppRef| match r {
             AppRef::App(a) => app_id_of(setup, *a),
             AppRef::PageInbox => PAGE_INBOX_APP_ID.to_string(),
+            AppRef::InstagramInbox => INSTAGRAM_INBOX_APP_ID.to_string(),
             AppRef::Unknown(id) => id.clone(),
         };
         Some(match op {
@@ -571,8 +605,13 @@ impl ControlRequest {
                 page_id,
                 advance_ms: *advance_ms,
             }),
-            Op::Inbox { psid, action } => ControlRequest::Inbox(InboxRequest {
+            Op::Inbox {
+                psid,
+                action,
+                platform,
+            } => ControlRequest::Inbox(InboxRequest {
                 page_id,
+                platform: *platform,
                 action: match action {
                     InboxAction::MoveToMain => InboxActionName::MoveToMain,
                     InboxAction::Reply { .. } => InboxActionName::Reply,
@@ -589,7 +628,9 @@ impl ControlRequest {
                     psid,
                     text,
                     quick_reply,
+                    platform,
                 } => UserEventRequest::Message {
+                    platform: *platform,
                     page_id,
                     psid: psid.clone(),
                     text: text.clone(),
@@ -600,7 +641,9 @@ impl ControlRequest {
                     message,
                     payload,
                     title,
+                    platform,
                 } => UserEventRequest::Postback {
+                    platform: *platform,
                     page_id,
                     psid: psid.clone(),
                     mid: match message {
@@ -616,7 +659,9 @@ impl ControlRequest {
                     psid,
                     payload,
                     title,
+                    platform,
                 } => UserEventRequest::Menu {
+                    platform: *platform,
                     page_id,
                     psid: psid.clone(),
                     payload: payload.clone(),
@@ -627,7 +672,9 @@ impl ControlRequest {
                     app,
                     ad_id,
                     text,
+                    platform,
                 } => UserEventRequest::AdEntry {
+                    platform: *platform,
                     page_id,
                     psid: psid.clone(),
                     app_id: app_id(app),
@@ -809,6 +856,7 @@ mod tests {
                 psid: "7".into(),
                 text: "hi".into(),
                 quick_reply: None,
+                platform: Surface::Messenger,
             }),
         );
         let out = apply(
@@ -850,44 +898,52 @@ mod tests {
             Op::Inbox {
                 psid: "7".into(),
                 action: InboxAction::MoveToMain,
+                platform: Surface::Messenger,
             },
             Op::Inbox {
                 psid: "7".into(),
                 action: InboxAction::Reply {
                     text: "hello".into(),
                 },
+                platform: Surface::Messenger,
             },
             Op::Inbox {
                 psid: "7".into(),
                 action: InboxAction::MarkDone,
+                platform: Surface::Messenger,
             },
             Op::User(UserEvent::Message {
                 psid: "8".into(),
                 text: "yo".into(),
                 quick_reply: Some("Q".into()),
+                platform: Surface::Messenger,
             }),
             Op::User(UserEvent::Postback {
                 psid: "7".into(),
                 message: MsgRef::Nth(0),
                 payload: "P".into(),
                 title: None,
+                platform: Surface::Messenger,
             }),
             Op::User(UserEvent::Postback {
                 psid: "7".into(),
                 message: MsgRef::Unknown("m_nope".into()),
                 payload: "P".into(),
                 title: Some("T".into()),
+                platform: Surface::Messenger,
             }),
             Op::User(UserEvent::Menu {
                 psid: "7".into(),
                 payload: "M".into(),
                 title: None,
+                platform: Surface::Messenger,
             }),
             Op::User(UserEvent::AdEntry {
                 psid: "9".into(),
                 app: AppRef::App(AppIx(1)),
                 ad_id: "ad".into(),
                 text: "from ad".into(),
+                platform: Surface::Messenger,
             }),
         ];
         for op in ops {
@@ -905,6 +961,7 @@ mod tests {
             message: MsgRef::Nth(5),
             payload: "P".into(),
             title: None,
+            platform: Surface::Messenger,
         });
         let req = ControlRequest::from_op(&op, &setup, &mids).unwrap();
         assert!(matches!(
@@ -914,7 +971,10 @@ mod tests {
                 ..
             })))
         ));
-        let graph = Op::Graph(GraphOp::by(AppIx(0), Call::SecondaryReceivers));
+        let graph = Op::Graph(GraphOp::by(
+            AppIx(0),
+            Call::SecondaryReceivers { platform: None },
+        ));
         assert_eq!(ControlRequest::from_op(&graph, &setup, &mids), None);
         // A reply without text.
         let bad = parse_post(

@@ -121,8 +121,8 @@ fn known_params(edge: Edge) -> &'static [&'static str] {
         Edge::TakeThreadControl | Edge::RequestThreadControl => &["recipient", "metadata"],
         Edge::ReleaseThreadControl | Edge::ThreadOwner => &["recipient"],
         Edge::ExtendThreadControl => &["recipient", "duration"],
-        Edge::SecondaryReceivers => &["fields"],
-        Edge::MessengerProfile => &["persistent_menu", "fields"],
+        Edge::SecondaryReceivers => &["fields", "platform"],
+        Edge::MessengerProfile => &["persistent_menu", "fields", "platform"],
         Edge::CustomUserSettings => &["psid", "persistent_menu", "params"],
     }
 }
@@ -299,13 +299,18 @@ pub fn decode_call(method: &str, edge: &str, params: &Params) -> Result<Call, De
             psid: recipient(params, true)?,
         },
         // `fields` (which ones to list) is ignored: the answer has both.
-        Edge::SecondaryReceivers => Call::SecondaryReceivers,
+        Edge::SecondaryReceivers => Call::SecondaryReceivers {
+            platform: platform(params)?,
+        },
         Edge::MessengerProfile if delete => {
             names_include_menu(params, "fields")?;
-            Call::DeletePageMenu
+            Call::DeletePageMenu {
+                platform: platform(params)?,
+            }
         }
         Edge::MessengerProfile => Call::SetPageMenu {
             items: persistent_menu(params)?,
+            platform: platform(params)?,
         },
         Edge::CustomUserSettings if delete => {
             let psid = psid(params)?;
@@ -363,6 +368,16 @@ fn recipient(params: &Params, bare: bool) -> Result<String, Defect> {
 /// `psid` of `custom_user_settings`.
 fn psid(params: &Params) -> Result<String, Defect> {
     id(present(params, "psid").ok_or(Defect::PsidMissing)?)
+}
+
+/// `platform` of `messenger_profile` and `secondary_receivers`: absent, or
+/// text, passed on as received; the model judges the value (IG-5, IG-6).
+fn platform(params: &Params) -> Result<Option<String>, Defect> {
+    match present(params, "platform") {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(Defect::Other),
+    }
 }
 
 /// `metadata`: absent, or a string (`""` included).
@@ -845,7 +860,8 @@ mod tests {
         assert_eq!(
             post("messenger_profile", json!({ "persistent_menu": menu })),
             Ok(Call::SetPageMenu {
-                items: vec![ch("a"), ch("b")]
+                items: vec![ch("a"), ch("b")],
+                platform: None,
             })
         );
         assert_eq!(
@@ -857,7 +873,8 @@ mod tests {
                 )
             ),
             Ok(Call::SetPageMenu {
-                items: vec![ch("fr")]
+                items: vec![ch("fr")],
+                platform: None,
             })
         );
         assert_eq!(
@@ -899,18 +916,18 @@ mod tests {
         let del = |edge: &str, v: Value| decode_call("DELETE", edge, &p(v));
         assert_eq!(
             del("messenger_profile", json!({"fields": ["persistent_menu"]})),
-            Ok(Call::DeletePageMenu)
+            Ok(Call::DeletePageMenu { platform: None })
         );
         assert_eq!(
             del(
                 "messenger_profile",
                 json!({"fields": "[\"greeting\",\"persistent_menu\"]"})
             ),
-            Ok(Call::DeletePageMenu)
+            Ok(Call::DeletePageMenu { platform: None })
         );
         assert_eq!(
             del("messenger_profile", json!({"fields": "persistent_menu"})),
-            Ok(Call::DeletePageMenu)
+            Ok(Call::DeletePageMenu { platform: None })
         );
         for bad in [
             json!({}),
@@ -971,7 +988,7 @@ mod tests {
                 "secondary_receivers",
                 &p(json!({"fields": "id,name"}))
             ),
-            Ok(Call::SecondaryReceivers)
+            Ok(Call::SecondaryReceivers { platform: None })
         );
         assert_eq!(check_node("me", "77"), Ok(()));
         assert_eq!(check_node("77", "77"), Ok(()));

@@ -56,5 +56,5 @@ pub use sign::{
 pub use webhook::{
     Envelope, EnvelopeEntry, IdField, WebhookError, WireEvent, WireMessage, WirePass, WirePostback,
     WireQuickReply, WireReferral, WireRequest, WireTake, delivery_body, delivery_envelope,
-    delivery_headers, event_from_wire, event_to_wire, parse_delivery,
+    delivery_headers, event_from_wire, event_to_wire, parse_delivery, surface_runs,
 };

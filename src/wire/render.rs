@@ -19,8 +19,8 @@ use super::params::{Params, encode_form, integer_id, looks_structured};
 use super::request::HttpRequest;
 use super::sign::appsecret_proof;
 use crate::model::{
-    AppRef, Call, Caller, Choice, Defect, DurationAs, Edge, Encoding, GraphOp, Message,
-    PAGE_INBOX_APP_ID, Proof, Setup, TokenAt, Transport,
+    AppRef, Call, Caller, Choice, Defect, DurationAs, Edge, Encoding, GraphOp,
+    INSTAGRAM_INBOX_APP_ID, Message, PAGE_INBOX_APP_ID, Proof, Setup, TokenAt, Transport,
 };
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
@@ -553,6 +553,7 @@ fn target_id(t: &AppRef, setup: &Setup) -> String {
             None => format!("unknown-app-{}", a.0),
         },
         AppRef::PageInbox => PAGE_INBOX_APP_ID.to_string(),
+        AppRef::InstagramInbox => INSTAGRAM_INBOX_APP_ID.to_string(),
         AppRef::Unknown(id) => id.clone(),
     }
 }
@@ -613,6 +614,14 @@ fn message(m: &Message) -> Value {
             json!({"attachment": {"type": "template", "payload": payload}})
         }
     }
+}
+
+/// Adds `platform` (IG-5, IG-6) when the call names one.
+fn with_platform(mut v: Value, platform: &Option<String>) -> Value {
+    if let Some(p) = platform {
+        v["platform"] = json!(p);
+    }
+    v
 }
 
 /// The plain request for a well-formed call.
@@ -681,20 +690,20 @@ fn call_shape(call: &Call, setup: &Setup) -> Shape {
             };
             shape("GET", Edge::ThreadOwner, json!({ "recipient": r }))
         }
-        Call::SecondaryReceivers => shape(
+        Call::SecondaryReceivers { platform } => shape(
             "GET",
             Edge::SecondaryReceivers,
-            json!({ "fields": "id,name" }),
+            with_platform(json!({ "fields": "id,name" }), platform),
         ),
-        Call::SetPageMenu { items } => shape(
+        Call::SetPageMenu { items, platform } => shape(
             "POST",
             Edge::MessengerProfile,
-            json!({ "persistent_menu": menu(items) }),
+            with_platform(json!({ "persistent_menu": menu(items) }), platform),
         ),
-        Call::DeletePageMenu => shape(
+        Call::DeletePageMenu { platform } => shape(
             "DELETE",
             Edge::MessengerProfile,
-            json!({ "fields": ["persistent_menu"] }),
+            with_platform(json!({ "fields": ["persistent_menu"] }), platform),
         ),
         Call::SetUserMenu { psid, items } => shape(
             "POST",
@@ -749,9 +758,10 @@ fn baseline(edge: Edge) -> Shape {
         Edge::ThreadOwner => Call::ThreadOwner {
             psid: DEFECT_PSID.into(),
         },
-        Edge::SecondaryReceivers => Call::SecondaryReceivers,
+        Edge::SecondaryReceivers => Call::SecondaryReceivers { platform: None },
         Edge::MessengerProfile => Call::SetPageMenu {
             items: item.to_vec(),
+            platform: None,
         },
         Edge::CustomUserSettings => Call::SetUserMenu {
             psid: DEFECT_PSID.into(),
@@ -764,6 +774,7 @@ fn baseline(edge: Edge) -> Shape {
         now_ms: 0,
         primary: None,
         apps: Vec::new(),
+        instagram_account_id: None,
     };
     call_shape(&call, &setup)
 }

@@ -329,13 +329,8 @@ pub fn parse_answer(
 }
 
 fn party(setup: &Setup, id: &str) -> Result<Party, String> {
-    match setup.app_ref(id) {
-        AppRef::App(a) => Ok(Party::App(a)),
-        AppRef::PageInbox => Ok(Party::PageInbox),
-        AppRef::Unknown(id) => Err(format!(
-            "{id:?} is neither an app of the page nor the Page Inbox"
-        )),
-    }
+    Party::from_ref(&setup.app_ref(id))
+        .ok_or_else(|| format!("{id:?} is neither an app of the page nor an inbox"))
 }
 
 #[cfg(test)]

@@ -1,6 +1,11 @@
 //! Webhook deliveries: model [`Event`]s as Messenger Platform JSON (server
 //! side) and back (harness side).
 //!
+//! Each delivery belongs to one surface (IG-3): Messenger events go in
+//! `{"object":"page"}` envelopes naming the page, Instagram events in
+//! `{"object":"instagram"}` envelopes naming the linked Instagram account
+//! (`entry[].id` and `recipient.id`), with the IGSID as `sender.id`.
+//!
 //! The model decides *what* each app hears on which channel; this module
 //! only writes it down. One [`WireEvent`] struct covers every kind, with one
 //! optional member per kind, because that is how the platform itself shapes
@@ -12,19 +17,20 @@
 
 use super::ids;
 use super::sign::{SIGNATURE_HEADER, signature_header};
-use crate::model::{AppRef, Channel, Event, EventKind, Party, Setup};
+use crate::model::{Channel, Event, EventKind, Party, Setup, Surface};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// `{"object":"page","entry":[…]}`.
+/// `{"object":"page","entry":[…]}`, or `"object":"instagram"`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Envelope {
     pub object: String,
     pub entry: Vec<EnvelopeEntry>,
 }
 
-/// One entry: the page, a time, and its events on one or both channels.
+/// One entry: the page (or Instagram account), a time, and its events on
+/// one or both channels.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvelopeEntry {
     #[serde(deserialize_with = "ids::id")]
@@ -152,13 +158,20 @@ impl std::error::Error for WebhookError {}
 const PRIMARY: &str = "primary_receiver";
 const SECONDARY: &str = "secondary_receiver";
 
+/// The id a surface's deliveries name the page by: the page id, or the
+/// Instagram account id (falling back to the page id on a page without
+/// one, which the model never delivers Instagram events for).
+fn surface_id(setup: &Setup, surface: Surface) -> &str {
+    setup.surface_id(surface).unwrap_or(&setup.page_id)
+}
+
 /// A model event as the platform writes it.
 pub fn event_to_wire(ev: &Event, setup: &Setup) -> WireEvent {
     let app = |p: Party| setup.party_id(p).to_string();
     let mut w = WireEvent {
         sender: ev.psid.clone().map(|id| IdField { id }),
         recipient: Some(IdField {
-            id: setup.page_id.clone(),
+            id: surface_id(setup, ev.surface).to_string(),
         }),
         timestamp: ev.timestamp,
         ..WireEvent::default()
@@ -236,17 +249,30 @@ pub fn event_to_wire(ev: &Event, setup: &Setup) -> WireEvent {
     w
 }
 
-/// One envelope for one or more events, in order. Consecutive events on the
-/// same channel share an entry; a change of channel starts a new entry, so
-/// the order of events survives.
+/// One envelope for one or more events of one surface, in order.
+/// Consecutive events on the same channel share an entry; a change of
+/// channel starts a new entry, so the order of events survives.
+///
+/// # Panics
+///
+/// When the events are of both surfaces: one delivery never mixes them
+/// (IG-3). Split a batch with [`surface_runs`] first.
 pub fn delivery_envelope(setup: &Setup, time_ms: u64, events: &[(Channel, Event)]) -> Envelope {
+    let surface = events
+        .first()
+        .map_or(Surface::Messenger, |(_, e)| e.surface);
+    assert!(
+        events.iter().all(|(_, e)| e.surface == surface),
+        "one delivery never mixes Messenger and Instagram events (IG-3)"
+    );
+    let id = surface_id(setup, surface);
     let mut entry: Vec<EnvelopeEntry> = Vec::new();
     let mut current: Option<Channel> = None;
     for (channel, ev) in events {
         let w = event_to_wire(ev, setup);
         if current != Some(*channel) {
             entry.push(EnvelopeEntry {
-                id: setup.page_id.clone(),
+                id: id.to_string(),
                 time: time_ms,
                 messaging: None,
                 standby: None,
@@ -261,9 +287,15 @@ pub fn delivery_envelope(setup: &Setup, time_ms: u64, events: &[(Channel, Event)
         list.get_or_insert_with(Vec::new).push(w);
     }
     Envelope {
-        object: "page".into(),
+        object: surface.webhook_object().into(),
         entry,
     }
+}
+
+/// A batch cut into runs of consecutive events of one surface, in order:
+/// each run is one delivery (IG-3).
+pub fn surface_runs(events: &[(Channel, Event)]) -> impl Iterator<Item = &[(Channel, Event)]> {
+    events.chunk_by(|(_, a), (_, b)| a.surface == b.surface)
 }
 
 /// The exact body bytes of a delivery (the bytes that get signed).
@@ -280,24 +312,31 @@ pub fn delivery_headers(app_secret: &str, body: &[u8]) -> Vec<(String, String)> 
     ]
 }
 
-/// A wire event back in model terms, with app ids resolved against the
-/// setup.
-pub fn event_from_wire(w: &WireEvent, setup: &Setup) -> Result<Event, WebhookError> {
+/// A wire event of a `surface` delivery back in model terms, with app ids
+/// resolved against the setup. `recipient.id` must name the page on
+/// Messenger and the Instagram account on Instagram (IG-3).
+pub fn event_from_wire(
+    w: &WireEvent,
+    setup: &Setup,
+    surface: Surface,
+) -> Result<Event, WebhookError> {
     let err = |m: String| Err(WebhookError(m));
+    let expected = surface_id(setup, surface);
     if let Some(r) = &w.recipient
-        && r.id != setup.page_id
+        && r.id != expected
     {
-        return err(format!(
-            "recipient.id {:?} is not the page {:?}",
-            r.id, setup.page_id
-        ));
+        return err(match surface {
+            Surface::Messenger => format!("recipient.id {:?} is not the page {expected:?}", r.id),
+            Surface::Instagram => format!(
+                "recipient.id {:?} of an instagram delivery is not the Instagram account {expected:?} (IG-3)",
+                r.id
+            ),
+        });
     }
-    let party = |id: &str| match setup.app_ref(id) {
-        AppRef::App(a) => Ok(Party::App(a)),
-        AppRef::PageInbox => Ok(Party::PageInbox),
-        AppRef::Unknown(id) => Err(WebhookError(format!(
-            "{id:?} is neither an app of the page nor the Page Inbox"
-        ))),
+    let party = |id: &str| {
+        Party::from_ref(&setup.app_ref(id)).ok_or_else(|| {
+            WebhookError(format!("{id:?} is neither an app of the page nor an inbox"))
+        })
     };
     let mut kinds = Vec::new();
     if let Some(m) = &w.message {
@@ -336,7 +375,7 @@ pub fn event_from_wire(w: &WireEvent, setup: &Setup) -> Result<Event, WebhookErr
     }
     if let Some(r) = &w.request_thread_control {
         let Party::App(requested_owner) = party(&r.requested_owner_app_id)? else {
-            return err("the Page Inbox cannot request control".into());
+            return err("an inbox cannot request control".into());
         };
         kinds.push(EventKind::RequestThreadControl {
             requested_owner,
@@ -352,7 +391,7 @@ pub fn event_from_wire(w: &WireEvent, setup: &Setup) -> Result<Event, WebhookErr
             ));
         };
         let Party::App(app) = party(id)? else {
-            return err("app_roles names the Page Inbox".into());
+            return err("app_roles names an inbox".into());
         };
         let primary = match list.as_slice() {
             [r] if r == PRIMARY => true,
@@ -368,36 +407,64 @@ pub fn event_from_wire(w: &WireEvent, setup: &Setup) -> Result<Event, WebhookErr
     };
     Ok(Event {
         psid: w.sender.as_ref().map(|s| s.id.clone()),
+        surface,
         timestamp: w.timestamp,
         kind,
     })
 }
 
 /// A delivery body split into its events, in order (entry by entry;
-/// within an entry, `messaging` before `standby`).
+/// within an entry, `messaging` before `standby`). `"object":"page"` is a
+/// Messenger delivery naming the page; `"object":"instagram"` an Instagram
+/// delivery naming the page's Instagram account. A delivery naming the
+/// other surface's id anywhere (a mixed delivery) is refused (IG-3).
 pub fn parse_delivery(body: &[u8], setup: &Setup) -> Result<Vec<(Channel, Event)>, WebhookError> {
     let env: Envelope = serde_json::from_slice(body)
         .map_err(|e| WebhookError(format!("not a webhook envelope: {e}")))?;
-    if env.object != "page" {
-        return Err(WebhookError(format!(
-            "object is {:?}, not \"page\"",
-            env.object
-        )));
-    }
+    let surface = match Surface::from_webhook_object(&env.object) {
+        Some(Surface::Instagram) if !setup.has_instagram() => {
+            return Err(WebhookError(
+                "object is \"instagram\" but the page has no Instagram account (IG-3)".into(),
+            ));
+        }
+        Some(s) => s,
+        None => {
+            return Err(WebhookError(format!(
+                "object is {:?}, not \"page\" or \"instagram\"",
+                env.object
+            )));
+        }
+    };
+    let expected = surface_id(setup, surface);
     let mut out = Vec::new();
     for e in &env.entry {
-        if e.id != setup.page_id {
-            return Err(WebhookError(format!(
-                "entry.id {:?} is not the page {:?}",
-                e.id, setup.page_id
-            )));
+        if e.id != expected {
+            let other = setup.surface_id(surface.other());
+            return Err(WebhookError(if other == Some(e.id.as_str()) {
+                format!(
+                    "entry.id {:?} names the {} surface in an \"object\":{:?} delivery: one delivery never mixes the surfaces (IG-3)",
+                    e.id,
+                    surface.other(),
+                    env.object
+                )
+            } else {
+                match surface {
+                    Surface::Messenger => {
+                        format!("entry.id {:?} is not the page {expected:?}", e.id)
+                    }
+                    Surface::Instagram => format!(
+                        "entry.id {:?} is not the Instagram account {expected:?} (IG-3)",
+                        e.id
+                    ),
+                }
+            }));
         }
         for (channel, list) in [
             (Channel::Messaging, &e.messaging),
             (Channel::Standby, &e.standby),
         ] {
             for w in list.iter().flatten() {
-                out.push((channel, event_from_wire(w, setup)?));
+                out.push((channel, event_from_wire(w, setup, surface)?));
             }
         }
     }
@@ -425,6 +492,7 @@ mod tests {
             psid: psid.map(String::from),
             timestamp: 1_700_000_000_123,
             kind,
+            surface: Surface::Messenger,
         }
     }
 
@@ -528,7 +596,11 @@ mod tests {
             let w = event_to_wire(&e, &s);
             let text = serde_json::to_string(&w).unwrap();
             let back: WireEvent = serde_json::from_str(&text).unwrap();
-            assert_eq!(event_from_wire(&back, &s), Ok(e.clone()), "{text}");
+            assert_eq!(
+                event_from_wire(&back, &s, e.surface),
+                Ok(e.clone()),
+                "{text}"
+            );
         }
     }
 
@@ -584,6 +656,61 @@ mod tests {
         let h = delivery_headers("sec", &body);
         assert!(crate::wire::sign::verify_signature("sec", &body, &h[1].1));
         assert_eq!(h[1].0, "X-Hub-Signature-256");
+    }
+
+    #[test]
+    fn instagram_envelopes_name_the_instagram_account() {
+        let s = setup().with_instagram(Some("178414".into())).unwrap();
+        let mut e = all_kinds()[7].clone();
+        e.surface = Surface::Instagram;
+        let body = delivery_body(&s, 9, &[(Channel::Messaging, e.clone())]);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["object"], json!("instagram"));
+        assert_eq!(v["entry"][0]["id"], json!("178414"));
+        let w = &v["entry"][0]["messaging"][0];
+        assert_eq!(w["recipient"]["id"], json!("178414"));
+        assert_eq!(w["sender"]["id"], json!("7"));
+        assert_eq!(
+            parse_delivery(&body, &s).unwrap(),
+            vec![(Channel::Messaging, e.clone())]
+        );
+        // The page id in an Instagram delivery, or the Instagram account in
+        // a page delivery: a mixed delivery, refused.
+        let bad = |v: Value| parse_delivery(v.to_string().as_bytes(), &s).unwrap_err();
+        let one = |object: &str, entry: &str, recipient: &str| {
+            json!({"object": object, "entry": [{"id": entry, "time": 1, "messaging": [
+                {"sender": {"id": "7"}, "recipient": {"id": recipient}, "timestamp": 1,
+                 "postback": {"title": "t"}}]}]})
+        };
+        assert!(bad(one("instagram", "500", "500")).0.contains("IG-3"));
+        assert!(bad(one("page", "178414", "178414")).0.contains("IG-3"));
+        bad(one("instagram", "178414", "500"));
+        bad(one("page", "500", "178414"));
+        parse_delivery(
+            one("instagram", "178414", "178414").to_string().as_bytes(),
+            &s,
+        )
+        .unwrap();
+        // Batches of both surfaces split into runs, in order.
+        let m = all_kinds()[0].clone();
+        let batch = vec![
+            (Channel::Messaging, m.clone()),
+            (Channel::Standby, e.clone()),
+            (Channel::Messaging, e.clone()),
+            (Channel::Messaging, m.clone()),
+        ];
+        let runs: Vec<usize> = surface_runs(&batch).map(<[_]>::len).collect();
+        assert_eq!(runs, [1, 2, 1]);
+    }
+
+    #[test]
+    #[should_panic(expected = "never mixes")]
+    fn one_envelope_never_holds_both_surfaces() {
+        let s = setup().with_instagram(Some("178414".into())).unwrap();
+        let m = all_kinds()[0].clone();
+        let mut e = m.clone();
+        e.surface = Surface::Instagram;
+        delivery_envelope(&s, 1, &[(Channel::Messaging, m), (Channel::Messaging, e)]);
     }
 
     #[test]

@@ -28,9 +28,14 @@ if (!BASE || !KEY) {
 }
 
 const PAGE_INBOX = '263902037430900';
+const INSTAGRAM_INBOX = '1217981644879628';
 // A page id of its own per run, so that runs against one long-lived server
 // never share a page (tokens are unique across pages, so they carry it too).
 const PAGE_ID = String(7_000_000_000 + crypto.randomInt(1_000_000_000));
+// The Instagram professional account linked to the page, and an Instagram
+// user (IGSID) writing to it (instagram.md).
+const IG_ACCOUNT = `17841${PAGE_ID}`;
+const IGSID = '71000001';
 const PSID = '24000001';
 const PSID2 = '24000002';
 const NOW_MS = 1_700_000_000_000;
@@ -97,15 +102,19 @@ function takeEvents() {
       d.sigOk,
       `app ${d.app}: X-Hub-Signature-256 ${JSON.stringify(d.sig)} is not HMAC-SHA256 of the body with its secret`,
     );
-    assert.equal(d.body.object, 'page', `app ${d.app}: envelope object`);
+    // One delivery is one surface: "page" entries name the page,
+    // "instagram" entries the Instagram account (IG-3).
+    const object = d.body.object;
+    assert.ok(['page', 'instagram'].includes(object), `app ${d.app}: envelope object ${object}`);
+    const entryId = object === 'instagram' ? IG_ACCOUNT : PAGE_ID;
     assert.ok(Array.isArray(d.body.entry) && d.body.entry.length > 0, `app ${d.app}: entry[]`);
     for (const entry of d.body.entry) {
-      assert.equal(entry.id, PAGE_ID, `app ${d.app}: entry.id is the page id`);
+      assert.equal(entry.id, entryId, `app ${d.app}: entry.id of an "${object}" delivery`);
       assert.equal(typeof entry.time, 'number', `app ${d.app}: entry.time is a number`);
       const channels = ['messaging', 'standby'].filter((c) => c in entry);
       assert.equal(channels.length, 1, `app ${d.app}: an entry has exactly one of messaging/standby`);
       for (const channel of channels) {
-        for (const event of entry[channel]) events.push({ app: d.app, channel, event });
+        for (const event of entry[channel]) events.push({ app: d.app, channel, event, object });
       }
     }
   }
@@ -150,7 +159,12 @@ async function expectWebhooks(step, expected) {
   await flush();
   const got = takeEvents();
   const summary = (evs) =>
-    evs.map((e) => `${e.app}/${e.channel}/${e.kind ?? kindOf(e.event)}`).sort();
+    evs
+      .map((e) => {
+        const object = e.object ?? (e.instagram ? 'instagram' : 'page');
+        return `${e.app}/${e.channel}/${e.kind ?? kindOf(e.event)}/${object}`;
+      })
+      .sort();
   assert.deepEqual(
     summary(got),
     summary(expected),
@@ -161,7 +175,8 @@ async function expectWebhooks(step, expected) {
       (g) => g.app === want.app && g.channel === want.channel && kindOf(g.event) === want.kind,
     );
     const ev = match.event;
-    assert.deepEqual(ev.recipient, { id: PAGE_ID }, `${step}: ${want.app} recipient is the page`);
+    const recipient = want.instagram ? IG_ACCOUNT : PAGE_ID;
+    assert.deepEqual(ev.recipient, { id: recipient }, `${step}: ${want.app} recipient`);
     assert.deepEqual(ev.sender, { id: want.psid ?? PSID }, `${step}: ${want.app} sender is the user`);
     assert.equal(typeof ev.timestamp, 'number', `${step}: ${want.app} timestamp`);
     if (want.fields !== undefined) {
@@ -236,6 +251,7 @@ async function main() {
       page_id: PAGE_ID,
       now_ms: NOW_MS,
       primary_receiver: APPS.A.app_id,
+      instagram_account_id: IG_ACCOUNT,
       apps: Object.values(APPS).map((a) => ({
         app_id: a.app_id,
         name: a.name,
@@ -492,6 +508,121 @@ async function main() {
       },
     ]);
     await owner('the first user is untouched', APPS.A.app_id);
+  });
+
+  // ------------------------------------------------ the Instagram surface
+
+  const igOwner = async (step, expectedAppId) => {
+    const got = await A.getThreadOwner(IGSID); // the primary serves both surfaces
+    assert.equal(got.appId, expectedAppId, `${step}: Instagram thread owner`);
+    return got;
+  };
+
+  await step('Instagram user message: primary A owns, webhooks are "object":"instagram"', async () => {
+    const out = await control('POST', 'user_event', {
+      page_id: PAGE_ID,
+      type: 'message',
+      platform: 'instagram',
+      psid: IGSID,
+      text: 'hi from Instagram',
+    });
+    assert.equal(typeof out.mid, 'string');
+    const ig = { psid: IGSID, instagram: true, kind: 'message' };
+    await expectWebhooks('instagram message', [
+      { ...ig, app: 'A', channel: 'messaging' },
+      { ...ig, app: 'B', channel: 'standby' },
+      { ...ig, app: 'C', channel: 'standby' },
+    ]);
+    await igOwner('after the Instagram message', APPS.A.app_id);
+    await owner('the Messenger user is untouched', APPS.A.app_id);
+  });
+
+  await step('sendText to the IGSID, and the Page Inbox is no target on Instagram', async () => {
+    const out = await A.sendText(IGSID, 'Hi on Instagram!');
+    assert.equal(out.recipientId, IGSID);
+    await expectGraphError(
+      'pass an Instagram thread to the Page Inbox',
+      A.passThreadControlToPageInbox(IGSID, 'wrong inbox'),
+      { code: 100, subcode: 2018164 },
+    );
+    await expectWebhooks('instagram send', []);
+  });
+
+  await step('passThreadControl to the Instagram Inbox: no webhook, thread_owner says so', async () => {
+    const out = await A.passThreadControl(IGSID, INSTAGRAM_INBOX, 'qualified on Instagram');
+    assert.deepEqual(out, { success: true });
+    await expectWebhooks('pass to the Instagram Inbox', []);
+    await igOwner('after pass to the Instagram Inbox', INSTAGRAM_INBOX);
+    const other = await C.getThreadOwner(IGSID);
+    assert.equal(other.appId, undefined, 'C sees no app_id on the IGSID either (AUTH-4)');
+    await expectGraphError('send while the Instagram Inbox owns', A.sendText(IGSID, 'x'), {
+      code: 10,
+      subcode: 2018300,
+    });
+  });
+
+  await step('Instagram user message under the Instagram Inbox: standby deliveries', async () => {
+    await control('POST', 'user_event', {
+      page_id: PAGE_ID,
+      type: 'message',
+      platform: 'instagram',
+      psid: IGSID,
+      text: 'is a person there?',
+    });
+    const ig = { psid: IGSID, instagram: true, kind: 'message' };
+    await expectWebhooks('instagram standby', [
+      { ...ig, app: 'A', channel: 'standby' },
+      { ...ig, app: 'B', channel: 'standby' },
+      { ...ig, app: 'C', channel: 'standby', check: (m) => assert.equal(m.text, 'is a person there?') },
+    ]);
+  });
+
+  await step('the Instagram Inbox replies and marks done: control returns to A', async () => {
+    await control('POST', 'inbox', {
+      page_id: PAGE_ID,
+      action: 'reply',
+      platform: 'instagram',
+      psid: IGSID,
+      text: 'Sam here, on Instagram',
+    });
+    const t = await control('GET', `transcript?page_id=${PAGE_ID}&psid=${IGSID}`);
+    assert.deepEqual(
+      t.data.map(({ from_app_id, text }) => ({ from_app_id, text })),
+      [
+        { from_app_id: APPS.A.app_id, text: 'Hi on Instagram!' },
+        { from_app_id: INSTAGRAM_INBOX, text: 'Sam here, on Instagram' },
+      ],
+    );
+    await control('POST', 'inbox', { page_id: PAGE_ID, action: 'mark_done', platform: 'instagram', psid: IGSID });
+    await expectWebhooks('mark done on Instagram', [
+      {
+        app: 'A',
+        channel: 'messaging',
+        kind: 'pass_thread_control',
+        psid: IGSID,
+        instagram: true,
+        fields: { new_owner_app_id: APPS.A.app_id, previous_owner_app_id: INSTAGRAM_INBOX },
+      },
+    ]);
+    await igOwner('after mark done', APPS.A.app_id);
+  });
+
+  await step('secondary_receivers with platform=instagram answers the same list', async () => {
+    const plain = await A.getSecondaryReceivers();
+    for (const platform of ['instagram', 'INSTAGRAM', 'messenger']) {
+      const res = await A.axios.get(
+        `/me/secondary_receivers?fields=id,name&platform=${platform}&access_token=${APPS.A.token}`,
+      );
+      assert.deepEqual(res.data.data, plain, `platform=${platform}`);
+    }
+    let status;
+    try {
+      await A.axios.get(`/me/secondary_receivers?platform=whatsapp&access_token=${APPS.A.token}`);
+    } catch (e) {
+      status = e.response?.status;
+      assert.equal(e.response?.data?.error?.code, 100, 'a bad platform gets code 100');
+    }
+    assert.equal(status, 400, 'a bad platform is refused');
   });
 
   console.log(`# ${steps} steps passed in ${Date.now() - started} ms`);

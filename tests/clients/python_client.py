@@ -46,8 +46,13 @@ if not BASE or not KEY:
     sys.exit(2)
 
 PAGE_INBOX = "263902037430900"
+INSTAGRAM_INBOX = "1217981644879628"
 PAGE_ID = str(8_000_000_000 + random.randrange(1_000_000_000))
 PSID = "25000001"
+# The Instagram professional account linked to the page and an Instagram
+# user (IGSID) writing to it (instagram.md).
+IG_ACCOUNT = f"17841{PAGE_ID}"
+IGSID = "72000001"
 NOW_MS = 1_700_000_000_000
 API_VERSION = "v19.0"
 
@@ -123,13 +128,17 @@ def take_events():
         )
         check(ctype.startswith("application/json"), f"app {tag}: content-type {ctype!r}")
         body = json.loads(raw)
-        check_eq(body.get("object"), "page", f"app {tag}: envelope object")
+        # One delivery is one surface: "page" names the page, "instagram"
+        # the Instagram account (IG-3).
+        obj = body.get("object")
+        check(obj in ("page", "instagram"), f"app {tag}: envelope object {obj!r}")
+        entry_id = IG_ACCOUNT if obj == "instagram" else PAGE_ID
         for entry in body["entry"]:
-            check_eq(entry.get("id"), PAGE_ID, f"app {tag}: entry.id")
+            check_eq(entry.get("id"), entry_id, f"app {tag}: entry.id of an {obj!r} delivery")
             channels = [c for c in ("messaging", "standby") if c in entry]
             check_eq(len(channels), 1, f"app {tag}: one of messaging/standby per entry")
             for ev in entry[channels[0]]:
-                events.append({"app": tag, "channel": channels[0], "event": ev})
+                events.append({"app": tag, "channel": channels[0], "event": ev, "object": obj})
     return events
 
 
@@ -155,19 +164,22 @@ def control(method, path, body=None):
     return r.json()
 
 
-def expect_webhooks(step, expected):
+def expect_webhooks(step, expected, instagram=False):
     """Flushes, then checks that exactly `expected` events arrived. Each
-    expected item is (app, channel, kind, fields or None)."""
+    expected item is (app, channel, kind, fields or None); with `instagram`
+    they are about the IGSID, in "object":"instagram" deliveries."""
     out = control("POST", "flush", {"page_id": PAGE_ID})
     check(isinstance(out.get("delivered"), int), f"{step}: flush answer {out}")
     got = take_events()
-    summary = sorted(f"{g['app']}/{g['channel']}/{kind_of(g['event'])}" for g in got)
-    want = sorted(f"{a}/{c}/{k}" for a, c, k, _ in expected)
-    check_eq(summary, want, f"{step}: webhooks (app/channel/kind); events {got}")
+    obj = "instagram" if instagram else "page"
+    summary = sorted(f"{g['app']}/{g['channel']}/{kind_of(g['event'])}/{g['object']}" for g in got)
+    want = sorted(f"{a}/{c}/{k}/{obj}" for a, c, k, _ in expected)
+    check_eq(summary, want, f"{step}: webhooks (app/channel/kind/object); events {got}")
+    user, recipient_id = (IGSID, IG_ACCOUNT) if instagram else (PSID, PAGE_ID)
     for app, channel, kind, fields in expected:
         ev = next(g["event"] for g in got if g["app"] == app and g["channel"] == channel and kind_of(g["event"]) == kind)
-        check_eq(ev.get("sender"), {"id": PSID}, f"{step}: {app} sender")
-        check_eq(ev.get("recipient"), {"id": PAGE_ID}, f"{step}: {app} recipient")
+        check_eq(ev.get("sender"), {"id": user}, f"{step}: {app} sender")
+        check_eq(ev.get("recipient"), {"id": recipient_id}, f"{step}: {app} recipient")
         if fields is not None:
             check_eq(ev[kind], fields, f"{step}: {app} {kind} fields")
 
@@ -215,9 +227,9 @@ def sdk_success(out, what):
     check_eq(out.export_all_data(), {}, f"{what} (parsed by the SDK)")
 
 
-def owner_as_primary():
+def owner_as_primary(psid=PSID):
     """thread_owner through the SDK's Page edge (a GET with the PSID)."""
-    cursor = page("A").get_thread_owner(params={"recipient": PSID})
+    cursor = page("A").get_thread_owner(params={"recipient": psid})
     items = [dict(x.export_all_data()) for x in cursor]
     if not items:
         return None
@@ -246,6 +258,7 @@ def _reset():
             "page_id": PAGE_ID,
             "now_ms": NOW_MS,
             "primary_receiver": APPS["A"]["app_id"],
+            "instagram_account_id": IG_ACCOUNT,
             "apps": [
                 {
                     "app_id": a["app_id"],
@@ -400,6 +413,142 @@ def _release():
     expect_error(
         "release while idle",
         lambda: page("B").create_release_thread_control(params={"recipient": recipient}),
+        100,
+    )
+
+
+# ------------------------------------------------------- the Instagram surface
+
+ig_recipient = {"id": IGSID}
+
+
+@step("Instagram user message: the primary owns, deliveries are \"object\":\"instagram\"")
+def _ig_message():
+    control(
+        "POST",
+        "user_event",
+        {"page_id": PAGE_ID, "type": "message", "platform": "instagram", "psid": IGSID, "text": "hi on IG"},
+    )
+    expect_webhooks(
+        "instagram message",
+        [("A", "messaging", "message", None), ("B", "standby", "message", None), ("C", "standby", "message", None)],
+        instagram=True,
+    )
+    check_eq(owner_as_primary(IGSID), "2001", "the primary owns the Instagram thread")
+    check_eq(owner_as_primary(), None, "the Messenger thread stays idle")
+
+
+@step("create_message to the IGSID; passing it to the Page Inbox is an unknown target")
+def _ig_send():
+    out = page("A").create_message(
+        params={"recipient": ig_recipient, "message": {"text": "Hi on Instagram"}, "messaging_type": "RESPONSE"}
+    )
+    check_eq(out.export_all_data().get("recipient_id"), IGSID, "recipient_id")
+    expect_error(
+        "pass an Instagram thread to the Page Inbox",
+        lambda: page("A").create_pass_thread_control(params={"recipient": ig_recipient, "target_app_id": PAGE_INBOX}),
+        100,
+        2018164,
+    )
+    expect_error(
+        "a survey on Instagram",
+        lambda: page("A").create_message(
+            params={
+                "recipient": ig_recipient,
+                "message": {"attachment": {"type": "template", "payload": {"template_type": "customer_feedback"}}},
+                "messaging_type": "RESPONSE",
+            }
+        ),
+        100,
+    )
+    expect_webhooks("instagram send", [])
+
+
+@step("create_pass_thread_control to the Instagram Inbox: no webhook, thread_owner says so")
+def _ig_pass_to_inbox():
+    out = page("A").create_pass_thread_control(
+        params={"recipient": ig_recipient, "target_app_id": INSTAGRAM_INBOX, "metadata": "qualified"}
+    )
+    sdk_success(out, "pass to the Instagram Inbox")
+    expect_webhooks("pass to the Instagram Inbox", [])
+    check_eq(owner_as_primary(IGSID), INSTAGRAM_INBOX, "owner after pass to the Instagram Inbox")
+    expect_error(
+        "send while the Instagram Inbox owns",
+        lambda: page("A").create_message(
+            params={"recipient": ig_recipient, "message": {"text": "x"}, "messaging_type": "RESPONSE"}
+        ),
+        10,
+        2018300,
+    )
+
+
+@step("Instagram user message under the Instagram Inbox: every app on standby")
+def _ig_standby():
+    control(
+        "POST",
+        "user_event",
+        {"page_id": PAGE_ID, "type": "message", "platform": "instagram", "psid": IGSID, "text": "anyone?"},
+    )
+    expect_webhooks(
+        "instagram standby",
+        [("A", "standby", "message", None), ("B", "standby", "message", None), ("C", "standby", "message", None)],
+        instagram=True,
+    )
+
+
+@step("the Instagram Inbox replies and marks done: control returns to A")
+def _ig_inbox():
+    control(
+        "POST",
+        "inbox",
+        {"page_id": PAGE_ID, "action": "reply", "platform": "instagram", "psid": IGSID, "text": "Sam here"},
+    )
+    t = control("GET", f"transcript?page_id={PAGE_ID}&psid={IGSID}")
+    check_eq(
+        [(x["from_app_id"], x["text"]) for x in t["data"]],
+        [("2001", "Hi on Instagram"), (INSTAGRAM_INBOX, "Sam here")],
+        "transcript of the IGSID",
+    )
+    control("POST", "inbox", {"page_id": PAGE_ID, "action": "mark_done", "platform": "instagram", "psid": IGSID})
+    expect_webhooks(
+        "mark done",
+        [
+            (
+                "A",
+                "messaging",
+                "pass_thread_control",
+                {"new_owner_app_id": "2001", "previous_owner_app_id": INSTAGRAM_INBOX},
+            )
+        ],
+        instagram=True,
+    )
+    check_eq(owner_as_primary(IGSID), "2001", "owner after mark done")
+
+
+@step("raw calls with platform: messenger_profile for Instagram, secondary_receivers")
+def _ig_platform():
+    menu = [{"locale": "default", "call_to_actions": [{"type": "postback", "title": "Book", "payload": "BOOK"}]}]
+    r = apis["A"].call("POST", (PAGE_ID, "messenger_profile"), params={"persistent_menu": menu, "platform": "instagram"})
+    check_eq(r.json(), {"result": "success"}, "the Instagram menu")
+    control(
+        "POST",
+        "user_event",
+        {"page_id": PAGE_ID, "type": "menu", "platform": "instagram", "psid": IGSID, "payload": "BOOK"},
+    )
+    expect_webhooks(
+        "menu pick on Instagram",
+        [("A", "messaging", "postback", None), ("B", "standby", "postback", None), ("C", "standby", "postback", None)],
+        instagram=True,
+    )
+    plain = apis["A"].call("GET", (PAGE_ID, "secondary_receivers"), params={"fields": "id,name"}).json()
+    for platform in ("instagram", "INSTAGRAM", "messenger"):
+        r = apis["A"].call(
+            "GET", (PAGE_ID, "secondary_receivers"), params={"fields": "id,name", "platform": platform}
+        )
+        check_eq(r.json(), plain, f"secondary_receivers platform={platform}")
+    expect_error(
+        "a bad platform",
+        lambda: apis["A"].call("GET", (PAGE_ID, "secondary_receivers"), params={"platform": "whatsapp"}),
         100,
     )
 

@@ -18,6 +18,10 @@ pub const A1: AppIx = AppIx(1);
 pub const A2: AppIx = AppIx(2);
 pub const A3: AppIx = AppIx(3);
 pub const INBOX: Party = Party::PageInbox;
+/// The Instagram Inbox as an owner (IG-2).
+pub const IG_INBOX: Party = Party::InstagramInbox;
+/// The Instagram account linked to pages built with `.instagram()`.
+pub const IG_ACCOUNT: &str = "17841400999000111";
 
 pub fn app(a: AppIx) -> Party {
     Party::App(a)
@@ -36,6 +40,7 @@ pub struct PageBuilder {
     primary: Option<AppIx>,
     human_agent: Vec<AppIx>,
     proof: Vec<AppIx>,
+    instagram: bool,
 }
 
 pub fn page(apps: usize) -> PageBuilder {
@@ -45,6 +50,7 @@ pub fn page(apps: usize) -> PageBuilder {
         primary: None,
         human_agent: Vec::new(),
         proof: Vec::new(),
+        instagram: false,
     }
 }
 
@@ -68,6 +74,12 @@ impl PageBuilder {
         self
     }
 
+    /// Links the Instagram account [`IG_ACCOUNT`] to the page.
+    pub fn instagram(mut self) -> Self {
+        self.instagram = true;
+        self
+    }
+
     pub fn build(self) -> State {
         let apps = (0..self.apps as u8)
             .map(AppIx)
@@ -79,7 +91,9 @@ impl PageBuilder {
             })
             .collect();
         let primary = self.primary.map(app_id);
-        let setup = Setup::new(PAGE_ID.into(), T0, apps, primary.as_deref()).expect("valid setup");
+        let setup = Setup::new(PAGE_ID.into(), T0, apps, primary.as_deref())
+            .and_then(|s| s.with_instagram(self.instagram.then(|| IG_ACCOUNT.to_string())))
+            .expect("valid setup");
         State::new(setup)
     }
 }
@@ -105,6 +119,7 @@ pub fn user_msg_op(psid: &str, text: &str) -> Op {
         psid: psid.into(),
         text: text.into(),
         quick_reply: None,
+        platform: Surface::Messenger,
     })
 }
 
@@ -120,6 +135,7 @@ pub fn quick_reply(st: &mut State, psid: &str, text: &str, payload: &str) -> Out
             psid: psid.into(),
             text: text.into(),
             quick_reply: Some(payload.into()),
+            platform: Surface::Messenger,
         }),
     )
 }
@@ -130,6 +146,7 @@ pub fn ad_entry_op(psid: &str, a: AppRef, ad_id: &str, text: &str) -> Op {
         app: a,
         ad_id: ad_id.into(),
         text: text.into(),
+        platform: Surface::Messenger,
     })
 }
 
@@ -139,6 +156,7 @@ pub fn click_op(psid: &str, nth: u32, payload: &str, title: Option<&str>) -> Op 
         message: MsgRef::Nth(nth),
         payload: payload.into(),
         title: title.map(Into::into),
+        platform: Surface::Messenger,
     })
 }
 
@@ -147,6 +165,7 @@ pub fn menu_op(psid: &str, payload: &str, title: Option<&str>) -> Op {
         psid: psid.into(),
         payload: payload.into(),
         title: title.map(Into::into),
+        platform: Surface::Messenger,
     })
 }
 
@@ -154,7 +173,50 @@ pub fn inbox_op(psid: &str, action: InboxAction) -> Op {
     Op::Inbox {
         psid: psid.into(),
         action,
+        platform: Surface::Messenger,
     }
+}
+
+/// The same user event or inbox action on Instagram (`platform:
+/// instagram`); other operations unchanged.
+pub fn on_ig(mut op: Op) -> Op {
+    match &mut op {
+        Op::User(
+            UserEvent::Message { platform, .. }
+            | UserEvent::Postback { platform, .. }
+            | UserEvent::Menu { platform, .. }
+            | UserEvent::AdEntry { platform, .. },
+        )
+        | Op::Inbox { platform, .. } => *platform = Surface::Instagram,
+        _ => {}
+    }
+    op
+}
+
+/// An Instagram user writes `text`; a new IGSID becomes known to the page.
+pub fn ig_msg(st: &mut State, igsid: &str, text: &str) -> Outcome {
+    run(st, on_ig(user_msg_op(igsid, text)))
+}
+
+/// An Instagram Inbox action (`inbox` with `platform: instagram`).
+pub fn ig_inbox(st: &mut State, igsid: &str, action: InboxAction) -> Outcome {
+    run(st, on_ig(inbox_op(igsid, action)))
+}
+
+/// The IGSID writes to the page, so it is known on Instagram.
+pub fn ig_know(st: &mut State, igsid: &str) {
+    let out = ig_msg(st, igsid, "hello");
+    assert_success(&out, "Instagram user message");
+}
+
+/// Deliveries as they are seen on Instagram (IG-3).
+pub fn on_ig_seen(seen: Vec<Seen>) -> Vec<Seen> {
+    seen.into_iter()
+        .map(|(a, c, mut e)| {
+            e.surface = Surface::Instagram;
+            (a, c, e)
+        })
+        .collect()
 }
 
 pub fn reply(text: &str) -> InboxAction {
@@ -326,6 +388,7 @@ pub fn hook(a: AppIx, channel: Channel, psid: &str, timestamp: u64, kind: EventK
             psid: Some(psid.into()),
             timestamp,
             kind,
+            surface: Surface::Messenger,
         },
     )
 }
@@ -343,6 +406,7 @@ pub fn app_roles(a: AppIx, timestamp: u64, primary: bool) -> Seen {
             psid: None,
             timestamp,
             kind: EventKind::AppRoles { app: a, primary },
+            surface: Surface::Messenger,
         },
     )
 }
@@ -584,7 +648,9 @@ pub fn idle(st: &mut State, psid: &str) {
     match owner(st, psid) {
         None => {}
         Some(Party::App(o)) => assert_success(&gr(st, o, release(psid)), "release"),
-        Some(Party::PageInbox) => panic!("idle(): the Page Inbox owns {psid}"),
+        Some(Party::PageInbox | Party::InstagramInbox) => {
+            panic!("idle(): an inbox owns {psid}")
+        }
     }
     assert_eq!(owner(st, psid), None);
 }
@@ -598,7 +664,9 @@ pub fn owned_by(st: &mut State, psid: &str, a: AppIx) {
         Some(o) if o == app(a) => {}
         None => assert_success(&gr(st, a, take(psid, None)), "take"),
         Some(Party::App(o)) => assert_success(&gr(st, o, pass_to(psid, a)), "pass"),
-        Some(Party::PageInbox) => panic!("owned_by(): the Page Inbox owns {psid}"),
+        Some(Party::PageInbox | Party::InstagramInbox) => {
+            panic!("owned_by(): an inbox owns {psid}")
+        }
     }
     assert_eq!(owner(st, psid), Some(app(a)));
 }

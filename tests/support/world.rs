@@ -100,6 +100,16 @@ impl World {
         World::new(sink, page_id, plain_apps(page_id, n), primary)
     }
 
+    /// This page with a linked Instagram account (before `reset`).
+    pub fn with_instagram(mut self, account_id: &str) -> World {
+        self.setup = self
+            .setup
+            .with_instagram(Some(account_id.into()))
+            .expect("a valid Instagram account id");
+        self.model = State::new(self.setup.clone());
+        self
+    }
+
     pub fn page_id(&self) -> &str {
         &self.setup.page_id
     }
@@ -225,9 +235,17 @@ impl World {
                     psid: psid.into(),
                     text: text.into(),
                     quick_reply: None,
+                    platform: Surface::Messenger,
                 }),
             )
             .await;
+        s.resp.assert_ok();
+        s
+    }
+
+    /// An Instagram user writes (`platform: instagram`).
+    pub async fn ig_message(&mut self, h: &Harness, igsid: &str, text: &str) -> Step {
+        let s = self.op(h, ig_user_message(igsid, text)).await;
         s.resp.assert_ok();
         s
     }
@@ -456,7 +474,7 @@ pub fn thread_owner(app: AppIx, psid: &str) -> GraphOp {
 }
 
 pub fn secondaries(app: AppIx) -> GraphOp {
-    GraphOp::by(app, Call::SecondaryReceivers)
+    GraphOp::by(app, Call::SecondaryReceivers { platform: None })
 }
 
 pub fn set_page_menu(app: AppIx, items: &[Choice]) -> GraphOp {
@@ -464,12 +482,13 @@ pub fn set_page_menu(app: AppIx, items: &[Choice]) -> GraphOp {
         app,
         Call::SetPageMenu {
             items: items.to_vec(),
+            platform: None,
         },
     )
 }
 
 pub fn delete_page_menu(app: AppIx) -> GraphOp {
-    GraphOp::by(app, Call::DeletePageMenu)
+    GraphOp::by(app, Call::DeletePageMenu { platform: None })
 }
 
 pub fn set_user_menu(app: AppIx, psid: &str, items: &[Choice]) -> GraphOp {
@@ -499,6 +518,17 @@ pub fn user_message(psid: &str, text: &str) -> Op {
         psid: psid.into(),
         text: text.into(),
         quick_reply: None,
+        platform: Surface::Messenger,
+    })
+}
+
+/// An Instagram user's message (`platform: instagram`).
+pub fn ig_user_message(igsid: &str, text: &str) -> Op {
+    Op::User(UserEvent::Message {
+        psid: igsid.into(),
+        text: text.into(),
+        quick_reply: None,
+        platform: Surface::Instagram,
     })
 }
 

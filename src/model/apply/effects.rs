@@ -123,7 +123,8 @@ impl State {
         mid
     }
 
-    /// A webhook event to one app.
+    /// A webhook event to one app, on the surface of the thread it is about
+    /// (IG-3); page events (`app_roles`) go on Messenger.
     pub(super) fn notify(
         &self,
         out: &mut Outcome,
@@ -134,11 +135,13 @@ impl State {
         rule: Rule,
     ) {
         out.rules.insert(rule);
+        let surface = psid.and_then(|p| self.surface(p)).unwrap_or_default();
         out.deliveries.push(Delivery {
             app,
             channel,
             event: Event {
                 psid: psid.map(str::to_string),
+                surface,
                 timestamp: self.now_ms,
                 kind,
             },

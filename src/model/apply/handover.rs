@@ -16,13 +16,22 @@ pub(super) fn pass(
     metadata: &Option<String>,
 ) -> Outcome {
     let implicit_target = target.is_none();
+    let surface = st.surface(psid).expect("PSID checked");
+    let inbox = Party::inbox(surface);
     let target = match target.map(|t| st.setup.resolve(t)) {
         None => match st.primary {
             Some(p) => Party::App(p),
             None => return refuse(GraphError::INVALID, Rule::Pass4),
         },
         Some(AppRef::App(a)) => Party::App(a),
-        Some(AppRef::PageInbox) => Party::PageInbox,
+        // The thread's own inbox; the other surface's is no target here (IG-2).
+        Some(AppRef::PageInbox) if inbox == Party::PageInbox => Party::PageInbox,
+        Some(AppRef::InstagramInbox) if inbox == Party::InstagramInbox => Party::InstagramInbox,
+        Some(AppRef::PageInbox | AppRef::InstagramInbox) => {
+            let mut out = refuse(GraphError::UNKNOWN_TARGET, Rule::Ig2);
+            out.rules.insert(Rule::Pass5);
+            return out;
+        }
         Some(AppRef::Unknown(_)) => return refuse(GraphError::UNKNOWN_TARGET, Rule::Pass5),
     };
     let owner = st.owner(psid);
@@ -40,10 +49,13 @@ pub(super) fn pass(
     if implicit_target {
         out.rules.insert(Rule::Pass4);
     }
+    if target == Party::InstagramInbox {
+        out.rules.insert(Rule::Ig2);
+    }
     st.set_owner(psid, target, &mut out);
     match target {
-        Party::PageInbox => {
-            // No webhook; the thread shows in the main folder.
+        Party::PageInbox | Party::InstagramInbox => {
+            // No webhook; the thread shows in the inbox's main folder.
             st.threads.get_mut(psid).expect("PSID checked").folder = Folder::Main;
         }
         Party::App(t) => {
@@ -117,23 +129,28 @@ pub(super) fn request(
             out
         }
         Some(Party::PageInbox) => succeed(GraphSuccess::Success, Rule::Req1),
+        Some(Party::InstagramInbox) => {
+            let mut out = succeed(GraphSuccess::Success, Rule::Req1);
+            out.rules.insert(Rule::Ig2);
+            out
+        }
     }
 }
 
-/// Release and extend refuse non-owners alike (REL-2, EXP-3): the error,
-/// if the caller does not own the thread.
-fn owner_only(st: &State, app: AppIx, psid: &str) -> Option<GraphError> {
+/// Release and extend refuse non-owners alike (REL-2, EXP-3): the refusal,
+/// or `None` for the owner.
+fn refuse_non_owner(st: &State, app: AppIx, psid: &str, rule: Rule) -> Option<Outcome> {
     match st.owner(psid) {
         Some(Party::App(o)) if o == app => None,
-        None => Some(GraphError::INVALID),
-        Some(_) => Some(GraphError::NOT_OWNER),
+        None => Some(refuse(GraphError::INVALID, rule)),
+        Some(_) => Some(refuse(GraphError::NOT_OWNER, rule)),
     }
 }
 
 /// `release_thread_control`.
 pub(super) fn release(st: &mut State, app: AppIx, psid: &str) -> Outcome {
-    if let Some(e) = owner_only(st, app, psid) {
-        return refuse(e, Rule::Rel2);
+    if let Some(out) = refuse_non_owner(st, app, psid, Rule::Rel2) {
+        return out;
     }
     let mut out = succeed(GraphSuccess::Success, Rule::Rel1);
     st.go_idle(psid, &mut out);
@@ -143,8 +160,8 @@ pub(super) fn release(st: &mut State, app: AppIx, psid: &str) -> Outcome {
 /// `extend_thread_control`; the duration was range-checked with the
 /// parameters.
 pub(super) fn extend(st: &mut State, app: AppIx, psid: &str, duration_s: i64) -> Outcome {
-    if let Some(e) = owner_only(st, app, psid) {
-        return refuse(e, Rule::Exp3);
+    if let Some(out) = refuse_non_owner(st, app, psid, Rule::Exp3) {
+        return out;
     }
     let mut out = succeed(GraphSuccess::Success, Rule::Exp2);
     out.rules.insert(Rule::Exp1);

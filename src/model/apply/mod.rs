@@ -17,23 +17,30 @@ mod user;
 use crate::model::op::{
     AppRef, Call, Caller, GraphOp, Message, MessagingType, Op, Proof, Special, Stage,
 };
-use crate::model::outcome::{ControlSuccess, GraphError, Outcome};
+use crate::model::outcome::{ControlSuccess, GraphError, Outcome, Party};
 use crate::model::rules::Rule;
 use crate::model::state::{MAX_EXTEND_S, MAX_METADATA_CHARS, MAX_TEXT_CHARS, State};
+use crate::model::surface::Surface;
 use effects::refuse;
 
 /// Applies one operation to one page: the expected outcome of a correct
 /// platform. The state is updated in place (and left untouched when the
 /// operation fails).
 pub fn apply(st: &mut State, op: &Op) -> Outcome {
+    let ig_inbox_before = op.psid().and_then(|p| st.owner(p)) == Some(Party::InstagramInbox);
     let mut out = match op {
         Op::Graph(g) => graph(st, g),
         Op::User(ev) => user::apply(st, ev),
-        Op::Inbox { psid, action } => inbox::apply(st, psid, action),
+        Op::Inbox {
+            psid,
+            action,
+            platform,
+        } => inbox::apply(st, psid, action, *platform),
         Op::Clock { advance_ms } => clock::advance(st, *advance_ms),
         Op::Roles { primary } => clock::roles(st, primary.as_ref()),
         Op::Deliver(d) => special(st, d),
     };
+    surface_rules(st, op, ig_inbox_before, &mut out);
     // Every step is a chance to deliver something no rule asked for.
     out.rules.insert(Rule::Hook5);
     if !out.deliveries.is_empty() {
@@ -67,6 +74,7 @@ fn special(st: &mut State, d: &Special) -> Outcome {
                     psid: psid.clone(),
                     text: text.clone(),
                     quick_reply: None,
+                    platform: st.surface(psid).unwrap_or_default(),
                 },
             );
             out.deliveries.extend(m.deliveries);
@@ -75,6 +83,39 @@ fn special(st: &mut State, d: &Special) -> Outcome {
         }
     }
     out
+}
+
+/// The Instagram family on top of whatever a step exercised: IG-1 for every
+/// step about an Instagram thread (so a report can show the family), IG-2
+/// whenever the Instagram Inbox owns (or owned) the thread, IG-3 for
+/// Instagram deliveries, IG-4 where the two surfaces meet.
+fn surface_rules(st: &State, op: &Op, ig_inbox_before: bool, out: &mut Outcome) {
+    let thread_surface = op.psid().and_then(|p| st.surface(p));
+    let named = thread_surface.or(op.platform());
+    if named == Some(Surface::Instagram) {
+        out.rules.insert(Rule::Ig1);
+    }
+    let ig_inbox_after = op.psid().and_then(|p| st.owner(p)) == Some(Party::InstagramInbox);
+    if ig_inbox_before || ig_inbox_after {
+        out.rules.insert(Rule::Ig2);
+    }
+    if out
+        .deliveries
+        .iter()
+        .any(|d| d.event.surface.is_instagram())
+    {
+        out.rules.insert(Rule::Ig1);
+        out.rules.insert(Rule::Ig3);
+    }
+    let both = Surface::ALL
+        .iter()
+        .all(|s| st.threads.values().any(|t| t.surface == *s));
+    let page_wide = matches!(op, Op::Roles { .. } | Op::Clock { .. });
+    if both && (thread_surface.is_some() || page_wide) {
+        // Nothing on one surface may reach a thread of the other (and one
+        // primary receiver, or one clock, serves both).
+        out.rules.insert(Rule::Ig4);
+    }
 }
 
 /// The answer to a Graph call that reaches no page: its token is missing or
@@ -135,17 +176,44 @@ fn graph(st: &mut State, g: &GraphOp) -> Outcome {
         Call::Release { psid } => handover::release(st, app, psid),
         Call::Extend { psid, duration } => handover::extend(st, app, psid, *duration),
         Call::ThreadOwner { psid } => query::thread_owner(st, app, psid),
-        Call::SecondaryReceivers => query::secondary_receivers(st, app),
-        Call::SetPageMenu { items } => menu::page_menu(st, app, Some(items)),
-        Call::DeletePageMenu => menu::page_menu(st, app, None),
+        Call::SecondaryReceivers { platform } => {
+            query::secondary_receivers(st, app, platform.is_some())
+        }
+        Call::SetPageMenu { items, platform } => {
+            menu::page_menu(st, app, Some(items), platform_of(platform))
+        }
+        Call::DeletePageMenu { platform } => menu::page_menu(st, app, None, platform_of(platform)),
         Call::SetUserMenu { psid, items } => menu::user_menu(st, app, psid, Some(items)),
         Call::DeleteUserMenu { psid } => menu::user_menu(st, app, psid, None),
         Call::Malformed { .. } => unreachable!("malformed calls are refused above"),
     };
+    if let Call::SetPageMenu {
+        platform: Some(_), ..
+    }
+    | Call::DeletePageMenu { platform: Some(_) } = &g.call
+    {
+        out.rules.insert(Rule::Ig5);
+    }
+    if let Some(psid) = g.call.psid()
+        && st.surface(psid) == Some(Surface::Instagram)
+        && let Call::ThreadOwner { .. } = &g.call
+    {
+        // thread_owner on an IGSID answers as for a PSID.
+        out.rules.insert(Rule::Ig6);
+    }
     if st.setup.app(app).require_appsecret_proof {
         out.rules.insert(Rule::Auth3);
     }
     authed(out)
+}
+
+/// The surface a `platform` parameter names; checked with the parameters,
+/// so only valid values get here. Absent means Messenger.
+fn platform_of(platform: &Option<String>) -> Surface {
+    platform
+        .as_deref()
+        .and_then(Surface::parse_platform)
+        .unwrap_or_default()
 }
 
 /// Marks an outcome as produced for an authenticated app: the token alone
@@ -228,6 +296,18 @@ fn check_params(call: &Call) -> Result<(), Rule> {
             } else {
                 Err(Rule::Exp3)
             }
+        }
+        // `platform`: messenger or instagram, in any case (IG-5, IG-6).
+        Call::SecondaryReceivers {
+            platform: Some(p), ..
+        } if Surface::parse_platform(p).is_none() => Err(Rule::Ig6),
+        Call::SetPageMenu {
+            platform: Some(p), ..
+        }
+        | Call::DeletePageMenu { platform: Some(p) }
+            if Surface::parse_platform(p).is_none() =>
+        {
+            Err(Rule::Ig5)
         }
         _ => Ok(()),
     }

@@ -23,9 +23,11 @@ pub(super) fn thread_owner(st: &State, app: AppIx, psid: &str) -> Outcome {
 }
 
 /// `secondary_receivers`: only the primary receiver may ask; every app but
-/// the primary is listed (never the Page Inbox).
-pub(super) fn secondary_receivers(st: &State, app: AppIx) -> Outcome {
-    match st.primary {
+/// the primary is listed (never an inbox). A valid `platform` (checked with
+/// the parameters) changes nothing: the primary receiver is the page's, for
+/// both surfaces (IG-4, IG-6).
+pub(super) fn secondary_receivers(st: &State, app: AppIx, platform_given: bool) -> Outcome {
+    let mut out = match st.primary {
         Some(p) if p == app => {
             let others = st.setup.app_ixs().filter(|a| *a != p).collect();
             let mut out = succeed(GraphSuccess::SecondaryReceivers(others), Rule::Pri1);
@@ -33,5 +35,10 @@ pub(super) fn secondary_receivers(st: &State, app: AppIx) -> Outcome {
             out
         }
         _ => refuse(GraphError::NOT_ALLOWED, Rule::Pri1),
+    };
+    if platform_given {
+        out.rules.insert(Rule::Ig6);
+        out.rules.insert(Rule::Ig4);
     }
+    out
 }

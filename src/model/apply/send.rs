@@ -15,6 +15,15 @@ pub(super) fn send(
     tag: &Option<String>,
     message: &Message,
 ) -> Outcome {
+    // Surveys are Messenger-only: refused on Instagram before anything else
+    // is looked at (IG-5).
+    if let Message::Survey { .. } = message
+        && st.surface(psid).is_some_and(|s| s.is_instagram())
+    {
+        let mut out = refuse(GraphError::INVALID, Rule::Ig5);
+        out.rules.insert(Rule::Survey1);
+        return out;
+    }
     // The tag counts only with MESSAGE_TAG; any other tag is an ordinary send.
     let human_agent_tag =
         messaging_type == MessagingType::MessageTag && tag.as_deref() == Some(HUMAN_AGENT_TAG);

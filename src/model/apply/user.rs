@@ -6,16 +6,21 @@ use crate::model::op::{AppIx, AppRef, MsgRef, UserEvent};
 use crate::model::outcome::{Answer, Channel, ControlSuccess, EventKind, Outcome, Party};
 use crate::model::rules::Rule;
 use crate::model::state::{Folder, State, Thread};
+use crate::model::surface::Surface;
 
 pub(super) fn apply(st: &mut State, ev: &UserEvent) -> Outcome {
+    if let Some(out) = refuse_surface(st, ev) {
+        return out;
+    }
     match ev {
         UserEvent::Message {
             psid,
             text,
             quick_reply,
+            platform,
         } => {
             let mut out = control_ok(ControlSuccess::Ok, Rule::Hook1);
-            new_user_message(st, psid, &mut out);
+            new_user_message(st, psid, *platform, &mut out);
             let rule = match (st.owner(psid), st.primary) {
                 (None, Some(p)) => {
                     st.set_owner(psid, Party::App(p), &mut out);
@@ -45,6 +50,7 @@ pub(super) fn apply(st: &mut State, ev: &UserEvent) -> Outcome {
             app,
             ad_id,
             text,
+            platform,
         } => {
             let app = match st.setup.resolve(app) {
                 AppRef::App(a) => a,
@@ -56,7 +62,7 @@ pub(super) fn apply(st: &mut State, ev: &UserEvent) -> Outcome {
                 }
             };
             let mut out = control_ok(ControlSuccess::Ok, Rule::Ctm1);
-            new_user_message(st, psid, &mut out);
+            new_user_message(st, psid, *platform, &mut out);
             give_control(st, psid, app, &mut out);
             let (text, ad_id) = (text.clone(), ad_id.clone());
             broadcast(st, psid, Rule::Ctm1, out, |mid, _| EventKind::Message {
@@ -71,6 +77,7 @@ pub(super) fn apply(st: &mut State, ev: &UserEvent) -> Outcome {
             message,
             payload,
             title,
+            ..
         } => {
             let Some(t) = st.thread(psid) else {
                 return control_error(
@@ -106,14 +113,17 @@ pub(super) fn apply(st: &mut State, ev: &UserEvent) -> Outcome {
             psid,
             payload,
             title,
+            ..
         } => {
-            let Some(t) = st.thread(psid) else {
+            if st.thread(psid).is_none() {
                 return control_error(
                     format!("menu: PSID {psid:?} is unknown to the page"),
                     Rule::Menu3,
                 );
-            };
-            let Some(menu) = t.user_menu.as_ref().or(st.page_menu.as_ref()) else {
+            }
+            // The user-level menu, else the page-level menu of the thread's
+            // surface (IG-5).
+            let Some(menu) = st.menu_in_force(psid) else {
                 return control_error(
                     format!("menu: no persistent menu is in force for {psid:?}"),
                     Rule::Menu3,
@@ -134,14 +144,38 @@ pub(super) fn apply(st: &mut State, ev: &UserEvent) -> Outcome {
     }
 }
 
-/// A user `message` or `ad_entry`: the PSID becomes known (a new thread
-/// starts idle in `main`), and a `done` thread goes back to `main` without
-/// changing owner (INBOX-4).
-fn new_user_message(st: &mut State, psid: &str, out: &mut Outcome) {
+/// The surface checks of the control API, before anything else: an
+/// Instagram event needs a linked Instagram account (IG-1), and a user id
+/// belongs to the surface of the first event that named it (IG-4). The
+/// control-API error, or `None` when the event may go ahead.
+fn refuse_surface(st: &State, ev: &UserEvent) -> Option<Outcome> {
+    let platform = ev.platform();
+    if platform.is_instagram() && !st.setup.has_instagram() {
+        return Some(control_error(
+            "user_event: the page has no Instagram account (reset without instagram_account_id)",
+            Rule::Ig1,
+        ));
+    }
+    match st.surface(ev.psid()) {
+        Some(s) if s != platform => Some(control_error(
+            format!(
+                "user_event: {:?} is a {s} user id, not a {platform} one",
+                ev.psid()
+            ),
+            Rule::Ig4,
+        )),
+        _ => None,
+    }
+}
+
+/// A user `message` or `ad_entry`: the PSID becomes known on `surface` (a
+/// new thread starts idle in `main`), and a `done` thread goes back to
+/// `main` without changing owner (INBOX-4).
+fn new_user_message(st: &mut State, psid: &str, surface: Surface, out: &mut Outcome) {
     let t = st
         .threads
         .entry(psid.to_string())
-        .or_insert_with(Thread::new);
+        .or_insert_with(|| Thread::new(surface));
     if t.folder == Folder::Done {
         t.folder = Folder::Main;
         out.rules.insert(Rule::Inbox4);

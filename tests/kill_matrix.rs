@@ -17,14 +17,14 @@ async fn every_sequential_mutant_is_detected() {
     let mut misnamed = Vec::new();
     let mut too_long = Vec::new();
     println!(
-        "{:<26} {:<9} {:<8} {:<22} {:>5} {:>9} {:>9} {:>7}",
+        "{:<28} {:<9} {:<8} {:<22} {:>5} {:>9} {:>9} {:>7}",
         "mutant", "breaks", "caught", "rules", "steps", "detect ms", "shrink ms", "replays"
     );
     for m in sequential_mutants() {
         let k = kill(m, seed, Duration::from_secs(60), &dir).await.unwrap();
         let rules: Vec<&str> = k.rules.iter().map(|r| r.id()).collect();
         println!(
-            "{:<26} {:<9} {:<8} {:<22} {:>5} {:>9} {:>9} {:>7}",
+            "{:<28} {:<9} {:<8} {:<22} {:>5} {:>9} {:>9} {:>7}",
             k.mutant,
             k.breaks.id(),
             if k.detected {

@@ -935,6 +935,190 @@ fn pass_6_owner_passing_to_itself_is_refused() {
     );
 }
 
+fn pass_metadata_ev(from: AppIx, metadata: &str) -> EventKind {
+    EventKind::PassThreadMetadata {
+        app: from,
+        metadata: metadata.into(),
+    }
+}
+
+#[test]
+fn pass_7_owner_hands_context_to_another_app_and_keeps_control() {
+    let mut st = page(3).primary(A0).build();
+    know(&mut st, U);
+    clock(&mut st, 5_000);
+    let before_deadline = deadline(&st, U);
+    let out = gr(
+        &mut st,
+        A0,
+        pass_metadata(U, to_app(A2), "wants a human after 18:00"),
+    );
+    expect(
+        &out,
+        ok(),
+        vec![handover(
+            A2,
+            U,
+            T0 + 5_000,
+            pass_metadata_ev(A0, "wants a human after 18:00"),
+        )],
+        vec![],
+        Rule::Pass7,
+    );
+    assert_rule(&out, Rule::Hook3);
+    assert_eq!(owner(&st, U), Some(app(A0)), "the owner keeps control");
+    assert_eq!(deadline(&st, U), before_deadline, "it is not activity");
+    // The owner can still send; the target still cannot.
+    assert!(!gr(&mut st, A0, text(U, "still here")).is_refusal());
+    refused_call(
+        &mut st,
+        A2,
+        text(U, "me?"),
+        GraphError::NOT_OWNER,
+        Rule::Ctrl4,
+    );
+}
+
+#[test]
+fn pass_7_empty_metadata_counts_as_given_and_1000_code_points_fit() {
+    let mut st = page(2).build();
+    owned_by(&mut st, U, A0);
+    let out = gr(&mut st, A0, pass_metadata(U, to_app(A1), ""));
+    expect(
+        &out,
+        ok(),
+        vec![handover(A1, U, T0, pass_metadata_ev(A0, ""))],
+        vec![],
+        Rule::Pass7,
+    );
+    let long = "é".repeat(1000);
+    let out = gr(&mut st, A0, pass_metadata(U, to_app(A1), &long));
+    expect(
+        &out,
+        ok(),
+        vec![handover(A1, U, T0, pass_metadata_ev(A0, &long))],
+        vec![],
+        Rule::Pass7,
+    );
+    refused_call(
+        &mut st,
+        A0,
+        pass_metadata(U, to_app(A1), &"é".repeat(1001)),
+        GraphError::INVALID,
+        Rule::Input1,
+    );
+}
+
+#[test]
+fn pass_7_a_non_owner_is_refused_by_who_holds_the_thread() {
+    let mut st = page(3).build();
+    owned_by(&mut st, U, A0);
+    refused_call(
+        &mut st,
+        A1,
+        pass_metadata(U, to_app(A2), "m"),
+        GraphError::NOT_OWNER,
+        Rule::Pass7,
+    );
+    // The non-owner naming the owner as target is still not the owner.
+    refused_call(
+        &mut st,
+        A1,
+        pass_metadata(U, to_app(A0), "m"),
+        GraphError::NOT_OWNER,
+        Rule::Pass7,
+    );
+    idle(&mut st, U);
+    refused_call(
+        &mut st,
+        A1,
+        pass_metadata(U, to_app(A2), "m"),
+        GraphError::INVALID,
+        Rule::Pass7,
+    );
+    inbox_owned(&mut st, U);
+    refused_call(
+        &mut st,
+        A1,
+        pass_metadata(U, to_app(A2), "m"),
+        GraphError::NOT_OWNER,
+        Rule::Pass7,
+    );
+}
+
+#[test]
+fn pass_7_a_target_that_is_no_subscribed_app_is_refused_first() {
+    let mut st = page(3).instagram().build();
+    owned_by(&mut st, U, A0);
+    for target in [
+        AppRef::PageInbox,
+        AppRef::InstagramInbox,
+        AppRef::Unknown("8888".into()),
+    ] {
+        refused_call(
+            &mut st,
+            A0,
+            pass_metadata(U, target.clone(), "m"),
+            GraphError::UNKNOWN_TARGET,
+            Rule::Pass7,
+        );
+        // Before ownership: a non-owner naming it hears of the target.
+        refused_call(
+            &mut st,
+            A1,
+            pass_metadata(U, target, "m"),
+            GraphError::UNKNOWN_TARGET,
+            Rule::Pass7,
+        );
+    }
+}
+
+#[test]
+fn pass_7_the_owner_as_its_own_target_is_refused() {
+    let mut st = page(2).build();
+    owned_by(&mut st, U, A1);
+    refused_call(
+        &mut st,
+        A1,
+        pass_metadata(U, to_app(A1), "m"),
+        GraphError::INVALID,
+        Rule::Pass7,
+    );
+}
+
+#[test]
+fn pass_7_both_parameters_are_required() {
+    let mut st = page(2).build();
+    owned_by(&mut st, U, A0);
+    for defect in [Defect::TargetMissing, Defect::MetadataMissing] {
+        let out = refused_call(
+            &mut st,
+            A0,
+            malformed(Edge::PassThreadMetadata, defect),
+            GraphError::INVALID,
+            Rule::Pass7,
+        );
+        assert_rule(&out, Rule::Input1);
+    }
+}
+
+#[test]
+fn pass_7_on_an_instagram_thread_the_target_hears_on_instagram() {
+    let mut st = page(2).instagram().build();
+    let w = "6655443322";
+    ig_know(&mut st, w);
+    owned_by(&mut st, w, A0);
+    let out = gr(&mut st, A0, pass_metadata(w, to_app(A1), "lead"));
+    expect(
+        &out,
+        ok(),
+        on_ig_seen(vec![handover(A1, w, T0, pass_metadata_ev(A0, "lead"))]),
+        vec![],
+        Rule::Pass7,
+    );
+    assert_rule(&out, Rule::Ig1);
+}
+
 // ===========================================================================
 // REQ
 

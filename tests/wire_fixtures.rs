@@ -280,6 +280,14 @@ fn webhook(stem: &str, bytes: &[u8]) {
                 metadata: Some("customer asked for an order status".into())
             }
         ),
+        // PASS-7: the owner (the primary, 1111) hands context to an app.
+        "webhook_pass_thread_metadata" => assert_eq!(
+            ev.kind,
+            EventKind::PassThreadMetadata {
+                app: AppIx(0),
+                metadata: "asked for a human; agents back at 09:00".into()
+            }
+        ),
         "webhook_instagram_message_messaging" | "webhook_instagram_message_standby" => {
             let want = if stem.ends_with("standby") {
                 Channel::Standby
@@ -506,6 +514,11 @@ fn request(stem: &str, ext: &str, bytes: &[u8]) {
             psid: psid(),
             target: Some(baton::model::AppRef::PageInbox),
             metadata: Some("over to a human".into()),
+        },
+        "request_pass_thread_metadata" => Call::PassMetadata {
+            psid: psid(),
+            target: baton::model::AppRef::App(AppIx(2)),
+            metadata: "order 4471 is late; agents back at 09:00".into(),
         },
         "request_extend_thread_control_form" => Call::Extend {
             psid: psid(),

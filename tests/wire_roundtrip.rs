@@ -155,6 +155,13 @@ fn call() -> impl Strategy<Value = Call> {
                 metadata,
             }
         }),
+        (psid(), target(), text()).prop_map(|(psid, target, metadata)| {
+            Call::PassMetadata {
+                psid,
+                target,
+                metadata,
+            }
+        }),
         (psid(), meta()).prop_map(|(psid, metadata)| Call::Take { psid, metadata }),
         (psid(), meta()).prop_map(|(psid, metadata)| Call::Request { psid, metadata }),
         psid().prop_map(|psid| Call::Release { psid }),
@@ -269,6 +276,14 @@ fn clean(op: &GraphOp, page: &Page) -> bool {
             target: Some(AppRef::Unknown(id)),
             ..
         } => !id.is_empty() && id != PAGE_INBOX_APP_ID && id != INSTAGRAM_INBOX_APP_ID,
+        Call::PassMetadata {
+            target: AppRef::App(a),
+            ..
+        } => a.index() < n,
+        Call::PassMetadata {
+            target: AppRef::Unknown(id),
+            ..
+        } => !id.is_empty() && id != PAGE_INBOX_APP_ID && id != INSTAGRAM_INBOX_APP_ID,
         _ => true,
     };
     caller_ok
@@ -308,7 +323,7 @@ proptest! {
         let posts = matches!(
             op.call,
             Call::Send { .. } | Call::Pass { .. } | Call::Take { .. } | Call::Request { .. }
-                | Call::Release { .. } | Call::Extend { .. } | Call::SetPageMenu { .. }
+                | Call::PassMetadata { .. } | Call::Release { .. } | Call::Extend { .. } | Call::SetPageMenu { .. }
                 | Call::SetUserMenu { .. }
         );
         let token = matches!(op.caller, Caller::App(_) | Caller::Unknown);

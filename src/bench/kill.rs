@@ -88,6 +88,7 @@ pub fn hand_minimal(m: Mutant) -> usize {
         Mutant::SendNonOwner
         | Mutant::FailedTakeSticks
         | Mutant::PassWithoutWebhook
+        | Mutant::PassMetadataMovesControl
         | Mutant::RequestWithoutWebhook
         | Mutant::LapseHourEarly
         | Mutant::ExtendNoop

@@ -73,6 +73,7 @@ impl AppCall<'_> {
                 | Call::Take { .. }
                 | Call::Request { .. }
                 | Call::Pass { .. }
+                | Call::PassMetadata { .. }
                 | Call::Release { .. }
                 | Call::Extend { .. }
         )
@@ -467,6 +468,18 @@ fn judge_call(
                         ),
                     );
                 }
+            }
+        }
+        // A pass of metadata is a pass for BP-2 ("no call of the AUT gets
+        // 10/2018300"); it hands over no control, so BP-4 does not look.
+        Call::PassMetadata { .. } => {
+            add(j, Rule::Bp2);
+            if refused == Some(GraphError::NOT_OWNER) {
+                violation(
+                    j,
+                    Rule::Bp2,
+                    format!("`{name}` while another owner held the thread (10/2018300)"),
+                );
             }
         }
         Call::Release { .. } | Call::Extend { .. } => {

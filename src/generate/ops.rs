@@ -21,6 +21,8 @@ pub struct Weights {
     pub ad_entry: u32,
     pub send: u32,
     pub pass: u32,
+    /// `pass_thread_metadata` (PASS-7).
+    pub pass_metadata: u32,
     pub take: u32,
     pub request: u32,
     pub release: u32,
@@ -48,6 +50,7 @@ impl Default for Weights {
             ad_entry: 3,
             send: 14,
             pass: 8,
+            pass_metadata: 3,
             take: 7,
             request: 6,
             release: 5,
@@ -66,7 +69,7 @@ impl Default for Weights {
 }
 
 impl Weights {
-    fn table(&self) -> [(Kind, u32); 19] {
+    fn table(&self) -> [(Kind, u32); 20] {
         [
             (Kind::UserMessage, self.user_message),
             (Kind::Postback, self.postback),
@@ -74,6 +77,7 @@ impl Weights {
             (Kind::AdEntry, self.ad_entry),
             (Kind::Send, self.send),
             (Kind::Pass, self.pass),
+            (Kind::PassMetadata, self.pass_metadata),
             (Kind::Take, self.take),
             (Kind::Request, self.request),
             (Kind::Release, self.release),
@@ -107,6 +111,7 @@ impl Weights {
         zero(&mut w.ad_entry, &[F::Ctm]);
         zero(&mut w.send, &[F::Ctrl, F::Ha, F::Survey]);
         zero(&mut w.pass, &[F::Pass]);
+        zero(&mut w.pass_metadata, &[F::Pass]);
         zero(&mut w.take, &[F::Take]);
         zero(&mut w.request, &[F::Req]);
         zero(&mut w.release, &[F::Rel]);
@@ -131,6 +136,7 @@ enum Kind {
     AdEntry,
     Send,
     Pass,
+    PassMetadata,
     Take,
     Request,
     Release,
@@ -326,6 +332,7 @@ fn next_op_among(
         Kind::AdEntry => g.ad_entry(e),
         Kind::Send => g.send(e),
         Kind::Pass => g.pass(e),
+        Kind::PassMetadata => g.pass_metadata(e),
         Kind::Take => g.take(e),
         Kind::Request => g.request(e),
         Kind::Release => g.release(e),
@@ -869,6 +876,41 @@ impl Gen<'_> {
         )
     }
 
+    /// Mostly the owner handing context to another app; now and then a
+    /// non-owner, an inbox or the caller itself as target, a missing
+    /// parameter (PASS-7).
+    fn pass_metadata(&self, e: &mut impl Entropy) -> Op {
+        if self.defective(e, 8) {
+            use Defect as D;
+            let defects = [
+                D::TargetMissing,
+                D::MetadataMissing,
+                D::MetadataNotString,
+                D::IdMalformed,
+            ];
+            return self.malformed_on(e, Edge::PassThreadMetadata, &defects);
+        }
+        let psid = self.known_psid(e);
+        let app = self.owner_or_other(e, &psid, 75);
+        let target = match e.weighted(&[8, 1, 1]) {
+            Some(0) => AppRef::App(self.non_owner(e, &psid)),
+            Some(1) => self.inbox_target(e, &psid),
+            _ => AppRef::App(app),
+        };
+        let metadata = self
+            .metadata(e)
+            .unwrap_or_else(|| e.pick(METADATA).to_string());
+        self.graph(
+            e,
+            app,
+            Call::PassMetadata {
+                psid,
+                target,
+                metadata,
+            },
+        )
+    }
+
     fn take(&self, e: &mut impl Entropy) -> Op {
         let psid = self.known_psid(e);
         let app = match self.st.primary {
@@ -1221,8 +1263,11 @@ pub const DEFECTS: &[(Defect, &[Edge])] = &[
             Edge::PassThreadControl,
             Edge::TakeThreadControl,
             Edge::RequestThreadControl,
+            Edge::PassThreadMetadata,
         ],
     ),
+    (Defect::TargetMissing, &[Edge::PassThreadMetadata]),
+    (Defect::MetadataMissing, &[Edge::PassThreadMetadata]),
     (Defect::DurationMissing, &[Edge::ExtendThreadControl]),
     (Defect::DurationNotInteger, &[Edge::ExtendThreadControl]),
     (Defect::DurationFloat, &[Edge::ExtendThreadControl]),
@@ -1319,6 +1364,9 @@ mod tests {
                     | Call::Request { metadata, .. } => metadata
                         .as_ref()
                         .is_some_and(|m| m.chars().count() > MAX_METADATA_CHARS),
+                    Call::PassMetadata { metadata, .. } => {
+                        metadata.chars().count() > MAX_METADATA_CHARS
+                    }
                     Call::Send {
                         messaging_type,
                         tag,

@@ -631,7 +631,9 @@ impl Wire {
 fn known_param(edge: Edge, key: &str) -> bool {
     let known: &[&str] = match edge {
         Edge::Messages => &["recipient", "messaging_type", "tag", "message"],
-        Edge::PassThreadControl => &["recipient", "target_app_id", "metadata"],
+        Edge::PassThreadControl | Edge::PassThreadMetadata => {
+            &["recipient", "target_app_id", "metadata"]
+        }
         Edge::TakeThreadControl | Edge::RequestThreadControl => &["recipient", "metadata"],
         Edge::ReleaseThreadControl | Edge::ThreadOwner => &["recipient"],
         Edge::ExtendThreadControl => &["recipient", "duration"],

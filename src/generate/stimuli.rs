@@ -245,7 +245,8 @@ fn other_app(e: &mut impl Entropy, st: &State, psid: &str) -> Option<Op> {
         .then(|| "context from a live agent".to_string());
     match (owning, e.below(10)) {
         // It owns the thread: pass it to the app under test, or elsewhere,
-        // release it, talk to the user, or hand context over.
+        // release it, talk to the user, or hand context over to the app
+        // under test.
         (Some(a), 0..=3) => call(
             a,
             Call::Pass {
@@ -263,6 +264,16 @@ fn other_app(e: &mut impl Entropy, st: &State, psid: &str) -> Option<Op> {
             },
         ),
         (Some(a), 5 | 6) => call(a, Call::Release { psid: p }),
+        // PASS-7: context for the app under test, control kept (an
+        // unusual delivery for it, APP-3).
+        (Some(a), 9) => call(
+            a,
+            Call::PassMetadata {
+                psid: p,
+                target: AppRef::App(AUT),
+                metadata: "order 4471; the customer prefers email".into(),
+            },
+        ),
         (Some(a), _) => call(
             a,
             Call::Send {

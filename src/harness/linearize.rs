@@ -489,6 +489,9 @@ fn could_produce(op: &Op, event: &EventKind) -> bool {
             matches!(&g.call, Call::Request { metadata: m, .. } if m == metadata)
                 && by(g, requested_owner)
         }
+        (Op::Graph(g), EventKind::PassThreadMetadata { app, metadata }) => {
+            matches!(&g.call, Call::PassMetadata { metadata: m, .. } if m == metadata) && by(g, app)
+        }
         (Op::Inbox { action, .. }, EventKind::TakeThreadControl { new_owner, .. }) => {
             new_owner.is_inbox() && !matches!(action, InboxAction::MarkDone)
         }

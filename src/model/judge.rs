@@ -161,6 +161,7 @@ impl EventKind {
             EventKind::PassThreadControl { .. }
                 | EventKind::TakeThreadControl { .. }
                 | EventKind::RequestThreadControl { .. }
+                | EventKind::PassThreadMetadata { .. }
         )
     }
 }

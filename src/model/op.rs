@@ -376,6 +376,7 @@ pub enum Edge {
     SecondaryReceivers,
     MessengerProfile,
     CustomUserSettings,
+    PassThreadMetadata,
 }
 
 impl Edge {
@@ -390,6 +391,7 @@ impl Edge {
         Edge::SecondaryReceivers,
         Edge::MessengerProfile,
         Edge::CustomUserSettings,
+        Edge::PassThreadMetadata,
     ];
 
     /// The path segment.
@@ -405,6 +407,7 @@ impl Edge {
             Edge::SecondaryReceivers => "secondary_receivers",
             Edge::MessengerProfile => "messenger_profile",
             Edge::CustomUserSettings => "custom_user_settings",
+            Edge::PassThreadMetadata => "pass_thread_metadata",
         }
     }
 
@@ -447,6 +450,13 @@ pub enum Call {
     },
     /// `POST release_thread_control`.
     Release { psid: Psid },
+    /// `POST pass_thread_metadata` (PASS-7): context for another app, the
+    /// owner keeping control. Both parameters are required.
+    PassMetadata {
+        psid: Psid,
+        target: AppRef,
+        metadata: String,
+    },
     /// `POST extend_thread_control`; `duration` in seconds as an integer
     /// (one that is not an integer is a [`Defect`], see
     /// [`Defect::is_duration_not_integer`]).
@@ -487,6 +497,7 @@ impl Call {
             Call::Take { .. } => Edge::TakeThreadControl,
             Call::Request { .. } => Edge::RequestThreadControl,
             Call::Release { .. } => Edge::ReleaseThreadControl,
+            Call::PassMetadata { .. } => Edge::PassThreadMetadata,
             Call::Extend { .. } => Edge::ExtendThreadControl,
             Call::ThreadOwner { .. } => Edge::ThreadOwner,
             Call::SecondaryReceivers { .. } => Edge::SecondaryReceivers,
@@ -504,6 +515,7 @@ impl Call {
             | Call::Take { psid, .. }
             | Call::Request { psid, .. }
             | Call::Release { psid }
+            | Call::PassMetadata { psid, .. }
             | Call::Extend { psid, .. }
             | Call::ThreadOwner { psid }
             | Call::SetUserMenu { psid, .. }
@@ -520,6 +532,7 @@ impl Call {
             | Call::Take { psid, .. }
             | Call::Request { psid, .. }
             | Call::Release { psid }
+            | Call::PassMetadata { psid, .. }
             | Call::Extend { psid, .. }
             | Call::ThreadOwner { psid }
             | Call::SetUserMenu { psid, .. }
@@ -598,6 +611,10 @@ pub enum Defect {
     TextAndAttachment,
     /// `recipient` is a bare PSID on an edge other than `thread_owner`.
     RecipientBare,
+    /// `pass_thread_metadata` without `target_app_id` (PASS-7: required).
+    TargetMissing,
+    /// `pass_thread_metadata` without `metadata` (PASS-7: required).
+    MetadataMissing,
 }
 
 impl Defect {
@@ -629,6 +646,8 @@ impl Defect {
         Defect::DurationNull,
         Defect::TextAndAttachment,
         Defect::RecipientBare,
+        Defect::TargetMissing,
+        Defect::MetadataMissing,
     ];
 
     pub fn stage(self) -> Stage {
@@ -679,6 +698,8 @@ impl Defect {
             Defect::DurationNull => "duration_null",
             Defect::TextAndAttachment => "text_and_attachment",
             Defect::RecipientBare => "recipient_bare",
+            Defect::TargetMissing => "target_missing",
+            Defect::MetadataMissing => "metadata_missing",
         }
     }
 }
@@ -943,6 +964,11 @@ impl fmt::Display for GraphOp {
                 write!(f, " psid {psid}")?;
                 meta(f, metadata)?;
             }
+            Call::PassMetadata {
+                psid,
+                target,
+                metadata,
+            } => write!(f, " psid {psid} target {target} metadata {metadata:?}")?,
             Call::Release { psid } | Call::ThreadOwner { psid } | Call::DeleteUserMenu { psid } => {
                 write!(f, " psid {psid}")?;
             }

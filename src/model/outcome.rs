@@ -243,6 +243,8 @@ pub enum EventKind {
         requested_owner: AppIx,
         metadata: Option<String>,
     },
+    /// Context handed over by the owner `app`, who keeps control (PASS-7).
+    PassThreadMetadata { app: AppIx, metadata: String },
     /// `{"<app id>":[role]}` naming the receiving app itself.
     AppRoles { app: AppIx, primary: bool },
 }
@@ -256,6 +258,7 @@ impl EventKind {
             EventKind::PassThreadControl { .. } => "pass_thread_control",
             EventKind::TakeThreadControl { .. } => "take_thread_control",
             EventKind::RequestThreadControl { .. } => "request_thread_control",
+            EventKind::PassThreadMetadata { .. } => "pass_thread_metadata",
             EventKind::AppRoles { .. } => "app_roles",
         }
     }
@@ -397,6 +400,9 @@ impl fmt::Display for EventKind {
             } => {
                 write!(f, "{} by {requested_owner}", self.name())?;
                 meta(f, metadata)
+            }
+            EventKind::PassThreadMetadata { app, metadata } => {
+                write!(f, "{} from {app} metadata {metadata:?}", self.name())
             }
             EventKind::AppRoles { app, primary } => write!(
                 f,

@@ -48,6 +48,8 @@ mutants! {
         "Releasing one thread also releases the next owned thread of the page.";
     PassWithoutWebhook = "pass-without-webhook", Pass1,
         "A pass from the owner to another app sends no pass_thread_control webhook.";
+    PassMetadataMovesControl = "pass-metadata-moves-control", Pass7,
+        "pass_thread_metadata makes the target the owner, as a pass would, instead of leaving control with the caller.";
     RequestWithoutWebhook = "request-without-webhook", Req1,
         "A request for control is accepted but the owner is never told.";
     LapseHourEarly = "lapse-hour-early", Exp1,
@@ -310,6 +312,20 @@ impl Mutants {
         if self.has(Mutant::PassWithoutWebhook) && out.decided_by == Rule::Pass1 {
             out.deliveries
                 .retain(|d| !matches!(d.event.kind, EventKind::PassThreadControl { .. }));
+        }
+        if self.has(Mutant::PassMetadataMovesControl)
+            && out.decided_by == Rule::Pass7
+            && !out.is_refusal()
+            && let Op::Graph(g) = op
+            && let Call::PassMetadata {
+                psid,
+                target: AppRef::App(target),
+                ..
+            } = &g.call
+            && let Some(t) = st.threads.get_mut(psid)
+        {
+            t.owner = Some(Party::App(*target));
+            t.deadline_ms = st.now_ms + crate::model::DAY_MS;
         }
         if self.has(Mutant::RequestWithoutWebhook) && out.decided_by == Rule::Req1 {
             out.deliveries.clear();

@@ -117,7 +117,9 @@ fn upper_hex(s: &str) -> bool {
 fn known_params(edge: Edge) -> &'static [&'static str] {
     match edge {
         Edge::Messages => &["recipient", "messaging_type", "tag", "message"],
-        Edge::PassThreadControl => &["recipient", "target_app_id", "metadata"],
+        Edge::PassThreadControl | Edge::PassThreadMetadata => {
+            &["recipient", "target_app_id", "metadata"]
+        }
         Edge::TakeThreadControl | Edge::RequestThreadControl => &["recipient", "metadata"],
         Edge::ReleaseThreadControl | Edge::ThreadOwner => &["recipient"],
         Edge::ExtendThreadControl => &["recipient", "duration"],
@@ -286,6 +288,19 @@ pub fn decode_call(method: &str, edge: &str, params: &Params) -> Result<Call, De
         Edge::ReleaseThreadControl => Call::Release {
             psid: recipient(params, false)?,
         },
+        Edge::PassThreadMetadata => {
+            let psid = recipient(params, false)?;
+            let target = match present(params, "target_app_id") {
+                None => return Err(Defect::TargetMissing),
+                Some(v) => AppRef::Unknown(id(v)?),
+            };
+            let metadata = metadata(params)?.ok_or(Defect::MetadataMissing)?;
+            Call::PassMetadata {
+                psid,
+                target,
+                metadata,
+            }
+        }
         Edge::ExtendThreadControl => {
             let psid = recipient(params, false)?;
             let duration = match params.get("duration") {
@@ -337,6 +352,15 @@ pub fn resolve_apps(call: Call, setup: &Setup) -> Call {
         } => Call::Pass {
             psid,
             target: Some(setup.app_ref(&id)),
+            metadata,
+        },
+        Call::PassMetadata {
+            psid,
+            target: AppRef::Unknown(id),
+            metadata,
+        } => Call::PassMetadata {
+            psid,
+            target: setup.app_ref(&id),
             metadata,
         },
         other => other,

@@ -54,7 +54,8 @@ pub use sign::{
     SIGNATURE_HEADER, appsecret_proof, check_appsecret_proof, signature_header, verify_signature,
 };
 pub use webhook::{
-    Envelope, EnvelopeEntry, IdField, WebhookError, WireEvent, WireMessage, WirePass, WirePostback,
-    WireQuickReply, WireReferral, WireRequest, WireTake, delivery_body, delivery_envelope,
-    delivery_headers, event_from_wire, event_to_wire, parse_delivery, surface_runs,
+    Envelope, EnvelopeEntry, IdField, WebhookError, WireEvent, WireMessage, WirePass,
+    WirePassMetadata, WirePostback, WireQuickReply, WireReferral, WireRequest, WireTake,
+    delivery_body, delivery_envelope, delivery_headers, event_from_wire, event_to_wire,
+    parse_delivery, surface_runs,
 };

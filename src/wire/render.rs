@@ -31,6 +31,9 @@ pub const GRAPH_VERSION: &str = "v19.0";
 pub const UNKNOWN_EDGE: &str = "conversations";
 /// The PSID in requests rendered for a defect (the defect answers first).
 const DEFECT_PSID: &str = "1";
+/// The `target_app_id` of a malformed `pass_thread_metadata`; never looked
+/// at, since the defect answers first.
+const DEFECT_TARGET_APP_ID: &str = "1";
 /// The token sent for [`Caller::Unknown`] (made longer if it ever clashed).
 const BOGUS_TOKEN: &str = "baton-unknown-token";
 /// The losing token of [`Transport::decoy_token`] (made longer if it ever
@@ -91,21 +94,26 @@ pub fn canonical(op: &GraphOp, setup: &Setup, creds: &[AppCredentials]) -> Graph
             psid,
             target: Some(t),
             metadata,
-        } => {
-            let id = target_id(t, setup);
-            if id.is_empty() {
-                Call::Malformed {
-                    edge: Edge::PassThreadControl,
-                    defect: Defect::IdMalformed,
-                }
-            } else {
-                Call::Pass {
-                    psid: psid.clone(),
-                    target: Some(setup.app_ref(&id)),
-                    metadata: metadata.clone(),
-                }
-            }
-        }
+        } => match resolved_target(t, setup) {
+            Some(t) => Call::Pass {
+                psid: psid.clone(),
+                target: Some(t),
+                metadata: metadata.clone(),
+            },
+            None => id_malformed(Edge::PassThreadControl),
+        },
+        Call::PassMetadata {
+            psid,
+            target,
+            metadata,
+        } => match resolved_target(target, setup) {
+            Some(t) => Call::PassMetadata {
+                psid: psid.clone(),
+                target: t,
+                metadata: metadata.clone(),
+            },
+            None => id_malformed(Edge::PassThreadMetadata),
+        },
         other => other.clone(),
     };
     GraphOp {
@@ -113,6 +121,20 @@ pub fn canonical(op: &GraphOp, setup: &Setup, creds: &[AppCredentials]) -> Graph
         proof,
         call,
         transport: render(op, setup, creds).1,
+    }
+}
+
+/// A `target_app_id` as the server resolves it, or `None` when it renders
+/// empty (malformed).
+fn resolved_target(t: &AppRef, setup: &Setup) -> Option<AppRef> {
+    let id = target_id(t, setup);
+    (!id.is_empty()).then(|| setup.app_ref(&id))
+}
+
+fn id_malformed(edge: Edge) -> Call {
+    Call::Malformed {
+        edge,
+        defect: Defect::IdMalformed,
     }
 }
 
@@ -138,8 +160,9 @@ pub fn defect_applies(edge: Edge, defect: Defect) -> bool {
         | TextAndAttachment | Other => edge == Messages,
         MetadataNotString => matches!(
             edge,
-            PassThreadControl | TakeThreadControl | RequestThreadControl
+            PassThreadControl | TakeThreadControl | RequestThreadControl | PassThreadMetadata
         ),
+        TargetMissing | MetadataMissing => edge == PassThreadMetadata,
         DurationMissing | DurationNotInteger | DurationFloat | DurationBool | DurationNull => {
             edge == ExtendThreadControl
         }
@@ -156,6 +179,7 @@ pub fn canonical_edge(edge: Edge, defect: Defect) -> Edge {
     }
     match defect {
         Defect::MetadataNotString => Edge::PassThreadControl,
+        Defect::TargetMissing | Defect::MetadataMissing => Edge::PassThreadMetadata,
         Defect::DurationMissing
         | Defect::DurationNotInteger
         | Defect::DurationFloat
@@ -392,6 +416,7 @@ fn decodes_well_formed(call: &Call, setup: &Setup) -> bool {
         Call::Pass {
             target: Some(t), ..
         } => !target_id(t, setup).is_empty(),
+        Call::PassMetadata { target, .. } => !target_id(target, setup).is_empty(),
         _ => true,
     }
 }
@@ -670,6 +695,19 @@ fn call_shape(call: &Call, setup: &Setup) -> Shape {
             }
             shape("POST", call.edge(), v)
         }
+        Call::PassMetadata {
+            psid,
+            target,
+            metadata,
+        } => shape(
+            "POST",
+            Edge::PassThreadMetadata,
+            json!({
+                "recipient": recipient(psid),
+                "target_app_id": target_id(target, setup),
+                "metadata": metadata,
+            }),
+        ),
         Call::Release { psid } => shape(
             "POST",
             Edge::ReleaseThreadControl,
@@ -751,6 +789,11 @@ fn baseline(edge: Edge) -> Shape {
         Edge::ReleaseThreadControl => Call::Release {
             psid: DEFECT_PSID.into(),
         },
+        Edge::PassThreadMetadata => Call::PassMetadata {
+            psid: DEFECT_PSID.into(),
+            target: AppRef::Unknown(DEFECT_TARGET_APP_ID.into()),
+            metadata: "x".into(),
+        },
         Edge::ExtendThreadControl => Call::Extend {
             psid: DEFECT_PSID.into(),
             duration: 60,
@@ -768,7 +811,8 @@ fn baseline(edge: Edge) -> Shape {
             items: item.to_vec(),
         },
     };
-    // No `AppRef` in a baseline, so the setup is never consulted.
+    // No `AppRef` but an unknown id in a baseline, so the setup is never
+    // consulted.
     let setup = Setup {
         page_id: String::new(),
         now_ms: 0,
@@ -873,6 +917,12 @@ fn defect_shape(edge: Edge, defect: Defect) -> Shape {
         }
         Defect::PsidMissing => {
             p.remove("psid");
+        }
+        Defect::TargetMissing => {
+            p.remove("target_app_id");
+        }
+        Defect::MetadataMissing => {
+            p.remove("metadata");
         }
         Defect::MenuMalformed => {
             p.insert("persistent_menu".into(), json!([]));

@@ -222,6 +222,8 @@ pub fn error_message(op: &GraphOp, e: &GraphError) -> String {
             "(#100) Param duration must be an integer number of seconds".into()
         }
         Defect::PsidMissing => param("psid"),
+        Defect::TargetMissing => param("target_app_id"),
+        Defect::MetadataMissing => param("metadata"),
         Defect::MenuMalformed => {
             "(#100) Param persistent_menu must be a non-empty list of menus".into()
         }
@@ -275,6 +277,7 @@ pub fn parse_answer(
         | Edge::TakeThreadControl
         | Edge::RequestThreadControl
         | Edge::ReleaseThreadControl
+        | Edge::PassThreadMetadata
         | Edge::ExtendThreadControl => {
             let b: SuccessBody =
                 serde_json::from_value(value).map_err(|e| bad("handover answer", e))?;

@@ -70,6 +70,8 @@ pub struct WireEvent {
     pub take_thread_control: Option<WireTake>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_thread_control: Option<WireRequest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pass_thread_metadata: Option<WirePassMetadata>,
     /// `{"<app id>":["primary_receiver" | "secondary_receiver"]}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_roles: Option<BTreeMap<String, Vec<String>>>,
@@ -140,6 +142,15 @@ pub struct WireRequest {
     pub requested_owner_app_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<String>,
+}
+
+/// `pass_thread_metadata` (PASS-7): `app_id` is the sending owner. The
+/// shape is wire.md's decision; Meta never published one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WirePassMetadata {
+    #[serde(deserialize_with = "ids::id")]
+    pub app_id: String,
+    pub metadata: String,
 }
 
 /// A delivery the harness could not read, or that names the wrong page or
@@ -235,6 +246,12 @@ pub fn event_to_wire(ev: &Event, setup: &Setup) -> WireEvent {
         } => {
             w.request_thread_control = Some(WireRequest {
                 requested_owner_app_id: setup.app(*requested_owner).app_id.clone(),
+                metadata: metadata.clone(),
+            });
+        }
+        EventKind::PassThreadMetadata { app: a, metadata } => {
+            w.pass_thread_metadata = Some(WirePassMetadata {
+                app_id: setup.app(*a).app_id.clone(),
                 metadata: metadata.clone(),
             });
         }
@@ -380,6 +397,15 @@ pub fn event_from_wire(
         kinds.push(EventKind::RequestThreadControl {
             requested_owner,
             metadata: r.metadata.clone(),
+        });
+    }
+    if let Some(p) = &w.pass_thread_metadata {
+        let Party::App(app) = party(&p.app_id)? else {
+            return err("an inbox cannot pass thread metadata".into());
+        };
+        kinds.push(EventKind::PassThreadMetadata {
+            app,
+            metadata: p.metadata.clone(),
         });
     }
     if let Some(roles) = &w.app_roles {

@@ -312,6 +312,14 @@ pub fn pass_to(psid: &str, target: AppIx) -> Call {
     pass(psid, Some(AppRef::App(target)), None)
 }
 
+pub fn pass_metadata(psid: &str, target: AppRef, metadata: &str) -> Call {
+    Call::PassMetadata {
+        psid: psid.into(),
+        target,
+        metadata: metadata.into(),
+    }
+}
+
 pub fn take(psid: &str, metadata: Option<&str>) -> Call {
     Call::Take {
         psid: psid.into(),

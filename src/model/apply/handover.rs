@@ -1,5 +1,5 @@
-//! The handover calls: pass (PASS-*), take (TAKE-*), request (REQ-*),
-//! release (REL-*) and extend (EXP-2/3).
+//! The handover calls: pass (PASS-*), pass metadata (PASS-7), take
+//! (TAKE-*), request (REQ-*), release (REL-*) and extend (EXP-2/3).
 
 use super::effects::{refuse, succeed};
 use crate::model::op::{AppIx, AppRef};
@@ -67,6 +67,40 @@ pub(super) fn pass(
             st.notify_handover(&mut out, t, psid, kind, rule);
         }
     }
+    out
+}
+
+/// `pass_thread_metadata` (PASS-7): the owner hands context to another
+/// subscribed app and keeps control; nothing else changes (it is not
+/// activity). Check order, as for a pass: the target (the Page Inbox, the
+/// Instagram Inbox and unknown ids are no subscribed apps: 100/2018164),
+/// then ownership (10/2018300 while another owner holds the thread, 100
+/// while it is idle), then the caller itself as target (100).
+pub(super) fn pass_metadata(
+    st: &mut State,
+    app: AppIx,
+    psid: &str,
+    target: &AppRef,
+    metadata: &str,
+) -> Outcome {
+    let target = match st.setup.resolve(target) {
+        AppRef::App(a) => a,
+        _ => return refuse(GraphError::UNKNOWN_TARGET, Rule::Pass7),
+    };
+    match st.owner(psid) {
+        Some(Party::App(o)) if o == app => {}
+        None => return refuse(GraphError::INVALID, Rule::Pass7),
+        Some(_) => return refuse(GraphError::NOT_OWNER, Rule::Pass7),
+    }
+    if target == app {
+        return refuse(GraphError::INVALID, Rule::Pass7);
+    }
+    let mut out = succeed(GraphSuccess::Success, Rule::Pass7);
+    let kind = EventKind::PassThreadMetadata {
+        app,
+        metadata: metadata.to_string(),
+    };
+    st.notify_handover(&mut out, target, psid, kind, Rule::Pass7);
     out
 }
 

@@ -15,7 +15,7 @@ mod send;
 mod user;
 
 use crate::model::op::{
-    AppRef, Call, Caller, GraphOp, Message, MessagingType, Op, Proof, Special, Stage,
+    AppRef, Call, Caller, Defect, GraphOp, Message, MessagingType, Op, Proof, Special, Stage,
 };
 use crate::model::outcome::{ControlSuccess, GraphError, Outcome, Party};
 use crate::model::rules::Rule;
@@ -174,6 +174,11 @@ fn graph(st: &mut State, g: &GraphOp) -> Outcome {
         Call::Take { psid, metadata } => handover::take(st, app, psid, metadata),
         Call::Request { psid, metadata } => handover::request(st, app, psid, metadata),
         Call::Release { psid } => handover::release(st, app, psid),
+        Call::PassMetadata {
+            psid,
+            target,
+            metadata,
+        } => handover::pass_metadata(st, app, psid, target, metadata),
         Call::Extend { psid, duration } => handover::extend(st, app, psid, *duration),
         Call::ThreadOwner { psid } => query::thread_owner(st, app, psid),
         Call::SecondaryReceivers { platform } => {
@@ -242,6 +247,11 @@ fn check_params(call: &Call) -> Result<(), Rule> {
         // null) is named by both INPUT-1 and EXP-3; the extend rule is the
         // more specific one.
         Call::Malformed { defect, .. } if defect.is_duration_not_integer() => Err(Rule::Exp3),
+        // PASS-7 makes both of its parameters required.
+        Call::Malformed {
+            defect: Defect::TargetMissing | Defect::MetadataMissing,
+            ..
+        } => Err(Rule::Pass7),
         Call::Malformed { .. } => Err(Rule::Input1),
         Call::Send {
             messaging_type,
@@ -285,6 +295,20 @@ fn check_params(call: &Call) -> Result<(), Rule> {
         }
         Call::Take { metadata, .. } | Call::Request { metadata, .. } => {
             if meta_ok(metadata) {
+                Ok(())
+            } else {
+                Err(Rule::Input1)
+            }
+        }
+        Call::PassMetadata {
+            target, metadata, ..
+        } => {
+            if let AppRef::Unknown(id) = target
+                && !id_ok(id)
+            {
+                return Err(Rule::Input1);
+            }
+            if meta_ok(&Some(metadata.clone())) {
                 Ok(())
             } else {
                 Err(Rule::Input1)

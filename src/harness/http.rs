@@ -27,6 +27,9 @@ pub struct HttpTarget {
     /// without parsing the origin again (see [`join`]).
     graph_url: Option<reqwest::Url>,
     control_url: Option<reqwest::Url>,
+    /// `graph` and `control` as error messages show them, redacted once.
+    graph_label: String,
+    control_label: String,
     sink: Sink,
 }
 
@@ -61,6 +64,8 @@ impl HttpTarget {
         Ok(HttpTarget {
             graph_url: reqwest::Url::parse(&graph).ok(),
             control_url: reqwest::Url::parse(&control).ok(),
+            graph_label: redact_url(&graph),
+            control_label: redact_url(&control),
             graph,
             control,
             key: spec.key.clone(),
@@ -91,7 +96,7 @@ impl HttpTarget {
                 .header("content-type", "application/json")
                 .body(serde_json::to_vec(&body).expect("JSON"));
         }
-        send(builder, &redact_url(&self.control)).await
+        send(builder, &self.control_label).await
     }
 
     async fn send_graph(&self, req: &HttpRequest) -> Result<Answered, TargetError> {
@@ -113,7 +118,7 @@ impl HttpTarget {
         if let Some(body) = &req.body {
             builder = builder.body(body.clone());
         }
-        send(builder, &redact_url(&self.graph)).await
+        send(builder, &self.graph_label).await
     }
 }
 
@@ -142,7 +147,7 @@ impl Target for HttpTarget {
     }
 
     fn label(&self) -> String {
-        redact_url(&self.graph)
+        self.graph_label.clone()
     }
 }
 

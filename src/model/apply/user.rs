@@ -32,7 +32,6 @@ pub(super) fn apply(st: &mut State, ev: &UserEvent) -> Outcome {
             if quick_reply.is_some() {
                 out.rules.insert(Rule::Hook2);
             }
-            let (text, quick_reply) = (text.clone(), quick_reply.clone());
             broadcast(st, psid, rule, out, |mid, _| EventKind::Message {
                 mid,
                 text: text.clone(),
@@ -58,7 +57,6 @@ pub(super) fn apply(st: &mut State, ev: &UserEvent) -> Outcome {
             let mut out = control_ok(ControlSuccess::Ok, Rule::Ctm1);
             new_user_message(st, psid, &mut out);
             give_control(st, psid, app, &mut out);
-            let (text, ad_id) = (text.clone(), ad_id.clone());
             broadcast(st, psid, Rule::Ctm1, out, |mid, _| EventKind::Message {
                 mid,
                 text: text.clone(),
@@ -138,10 +136,11 @@ pub(super) fn apply(st: &mut State, ev: &UserEvent) -> Outcome {
 /// starts idle in `main`), and a `done` thread goes back to `main` without
 /// changing owner (INBOX-4).
 fn new_user_message(st: &mut State, psid: &str, out: &mut Outcome) {
-    let t = st
-        .threads
-        .entry(psid.to_string())
-        .or_insert_with(Thread::new);
+    // Looked up first: the PSID is copied only for a new thread.
+    if !st.threads.contains_key(psid) {
+        st.threads.insert(psid.to_string(), Thread::new());
+    }
+    let t = st.threads.get_mut(psid).expect("thread exists");
     if t.folder == Folder::Done {
         t.folder = Folder::Main;
         out.rules.insert(Rule::Inbox4);
@@ -189,6 +188,7 @@ fn broadcast(
     let mid = st.fresh_mid();
     let owner = st.owner(psid);
     out.rules.insert(Rule::Hook1);
+    out.deliveries.reserve_exact(st.setup.apps.len());
     for app in st.setup.app_ixs() {
         let (channel, rule) = match owner {
             None => (Channel::Messaging, owner_rule),

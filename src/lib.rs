@@ -7,8 +7,10 @@
 //! [`server`] and the [`harness`] use; the harness reaches every platform
 //! through one seam and never names the server. [`report`] renders what a
 //! run found. Above both sit [`embedded`] (the reference server as a
-//! target), [`fuzzing`] (the fuzz targets' bodies) and [`bench`].
+//! target), [`fuzzing`] (the fuzz targets' bodies) and [`bench`]; [`alloc`]
+//! is the allocator the `baton` binary and the model bench install.
 
+pub mod alloc;
 pub mod bench;
 pub mod embedded;
 pub mod fuzzing;

@@ -6,11 +6,9 @@ use baton::model::{Level, Rule};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// mimalloc instead of the system allocator: a step allocates many small
-/// strings and vectors (model outcomes, wire bodies, HTTP buffers), and
-/// glibc's malloc and free took about a fifth of a run's CPU.
+/// mimalloc instead of the system allocator (see [`baton::alloc`]).
 #[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOC: baton::alloc::MiMalloc = baton::alloc::MiMalloc;
 
 /// Conformance testing for implementations of the Messenger Handover Protocol.
 #[derive(Parser)]

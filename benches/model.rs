@@ -3,6 +3,11 @@
 
 use baton::bench::Corpus;
 
+/// The allocator of the `baton` binary, so that this measures what
+/// `baton bench model` does.
+#[global_allocator]
+static ALLOC: baton::alloc::MiMalloc = baton::alloc::MiMalloc;
+
 fn main() {
     divan::main();
 }

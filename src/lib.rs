@@ -7,13 +7,15 @@
 //! [`server`] and the [`harness`] use; the harness reaches every platform
 //! through one seam and never names the server. [`report`] renders what a
 //! run found. Above both sit [`embedded`] (the reference server as a
-//! target), [`fuzzing`] (the fuzz targets' bodies) and [`bench`].
+//! target), [`fuzzing`] (the fuzz targets' bodies) and [`bench`]; [`alloc`]
+//! is the allocator the `baton` binary and the model bench install.
 //!
 //! [`app`] stands apart: the reference *app* (a well-behaved handover bot
 //! and its mutants), the subject `baton certify-app` certifies by default.
 //! It speaks HTTP to any Graph API like a third-party app and uses only
 //! [`wire`]'s signature helpers.
 
+pub mod alloc;
 pub mod app;
 pub mod bench;
 pub mod certify;

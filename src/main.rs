@@ -6,6 +6,10 @@ use baton::model::{Level, Rule};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// mimalloc instead of the system allocator (see [`baton::alloc`]).
+#[global_allocator]
+static ALLOC: baton::alloc::MiMalloc = baton::alloc::MiMalloc;
+
 /// Conformance testing for implementations of the Messenger Handover Protocol.
 #[derive(Parser)]
 #[command(name = "baton", version, about, long_about = None)]

@@ -195,7 +195,9 @@ impl Session {
         index: usize,
         op: &Op,
     ) -> Result<(Outcome, Option<Observation>, Option<Divergence>), TargetError> {
-        let before = self.model.clone();
+        // What the transcripts to fetch depend on in the state before the
+        // step (cheaper than keeping a copy of the whole state).
+        let before = TranscriptsBefore::of(&self.model, op);
         let expected = apply(&mut self.model, op);
         let page = self.model.setup.page_id.clone();
         let mut findings: Vec<Finding> = Vec::new();
@@ -237,7 +239,7 @@ impl Session {
         let mut received = Vec::new();
         let mut transcript_found = false;
         if self.opts.transcript {
-            for psid in transcript_psids(&before, op, &expected) {
+            for psid in before.with_received(&expected) {
                 let got = transcript(&*self.target, &page, &psid).await?;
                 self.requests += 1;
                 let seen_before = self.mids.get(&psid).map_or(0, Vec::len);
@@ -316,8 +318,13 @@ impl Session {
                 .model
                 .setup
                 .call(asker, Call::ThreadOwner { psid: psid.clone() });
-            // thread_owner reads the state and changes nothing.
-            let want = apply(&mut self.model.clone(), &Op::Graph(g.clone()));
+            // thread_owner reads the state and changes nothing, so the
+            // model answers it in place (checked in debug builds).
+            #[cfg(debug_assertions)]
+            let unchanged = self.model.clone();
+            let want = apply(&mut self.model, &Op::Graph(g.clone()));
+            #[cfg(debug_assertions)]
+            debug_assert!(self.model == unchanged, "thread_owner changed the model");
             let a = self
                 .target
                 .graph(&render_graph(&g, &self.model.setup, &self.creds))
@@ -348,35 +355,52 @@ impl Session {
 /// PSIDs whose transcript the step may have changed: those the model
 /// delivered to, the PSID of a send or inbox action (a faulty target may
 /// deliver what it should refuse), and PSIDs holding surveys when a step
-/// can release them.
-fn transcript_psids(before: &State, op: &Op, expected: &Outcome) -> BTreeSet<String> {
-    let mut out: BTreeSet<String> = expected.received.iter().map(|r| r.psid.clone()).collect();
-    let known = |p: &String| before.threads.contains_key(p);
-    match op {
-        Op::Graph(g) => {
-            if let (Call::Send { psid, .. } | Call::Release { psid }, true) =
-                (&g.call, g.call.psid().is_some_and(known))
-            {
+/// can release them. All but the first are decided by the state before
+/// the step, taken by [`TranscriptsBefore::of`] before the model applies
+/// it.
+struct TranscriptsBefore(BTreeSet<String>);
+
+impl TranscriptsBefore {
+    fn of(before: &State, op: &Op) -> TranscriptsBefore {
+        let mut out = BTreeSet::new();
+        let known = |p: &String| before.threads.contains_key(p);
+        match op {
+            Op::Graph(g) => {
+                if let (Call::Send { psid, .. } | Call::Release { psid }, true) =
+                    (&g.call, g.call.psid().is_some_and(known))
+                {
+                    out.insert(psid.clone());
+                }
+            }
+            Op::Inbox {
+                psid,
+                action: InboxAction::Reply { .. } | InboxAction::MarkDone,
+                ..
+            } if known(psid) => {
                 out.insert(psid.clone());
             }
+            Op::Clock { .. } => {
+                out.extend(
+                    before
+                        .threads
+                        .iter()
+                        .filter(|(_, t)| !t.held.is_empty())
+                        .map(|(p, _)| p.clone()),
+                );
+            }
+            _ => {}
         }
-        Op::Inbox {
-            psid,
-            action: InboxAction::Reply { .. } | InboxAction::MarkDone,
-            ..
-        } if known(psid) => {
-            out.insert(psid.clone());
-        }
-        Op::Clock { .. } => {
-            out.extend(
-                before
-                    .threads
-                    .iter()
-                    .filter(|(_, t)| !t.held.is_empty())
-                    .map(|(p, _)| p.clone()),
-            );
-        }
-        _ => {}
+        TranscriptsBefore(out)
     }
-    out
+
+    /// Adds the PSIDs the model delivered to in `expected`.
+    fn with_received(self, expected: &Outcome) -> BTreeSet<String> {
+        let mut out = self.0;
+        for r in &expected.received {
+            if !out.contains(&r.psid) {
+                out.insert(r.psid.clone());
+            }
+        }
+        out
+    }
 }

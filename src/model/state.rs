@@ -350,6 +350,41 @@ impl State {
     pub(crate) fn fresh_mid(&mut self) -> String {
         let n = self.next_mid;
         self.next_mid += 1;
-        format!("m_{}_{}", self.mid_prefix, n)
+        // `format!("m_{prefix}_{n}")`, without the formatting machinery:
+        // every message and user event takes one.
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut rest = n;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        let digits = std::str::from_utf8(&digits[i..]).expect("ASCII digits");
+        let mut mid = String::with_capacity(3 + self.mid_prefix.len() + digits.len());
+        mid.push_str("m_");
+        mid.push_str(&self.mid_prefix);
+        mid.push('_');
+        mid.push_str(digits);
+        mid
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_mids_count_up_after_the_prefix() {
+        let setup = Setup::new("7".into(), 0, Vec::new(), None).expect("setup");
+        let mut st = State::with_mid_prefix(setup, "7.3".into());
+        for n in [0u64, 1, 9, 10, 99, 100, 12_345, u64::MAX - 1] {
+            st.next_mid = n;
+            assert_eq!(st.fresh_mid(), format!("m_7.3_{n}"));
+            assert_eq!(st.next_mid, n + 1);
+        }
     }
 }

@@ -180,6 +180,7 @@ impl Outbox {
                 });
                 let worker = Worker {
                     rx,
+                    url: reqwest::Url::parse(&receiver.webhook_url).ok(),
                     receiver,
                     page: page.clone(),
                     http: http.clone(),
@@ -282,6 +283,9 @@ impl Drop for Outbox {
 
 struct Worker {
     rx: mpsc::Receiver<Job>,
+    /// The receiver's URL parsed once, not at every POST (`None`: sent as
+    /// the string, which fails as it would have).
+    url: Option<reqwest::Url>,
     receiver: Receiver,
     page: Page,
     http: reqwest::Client,
@@ -376,9 +380,11 @@ impl Worker {
                 continue;
             }
             self.posts.fetch_add(1, Ordering::Relaxed);
-            let sent = self
-                .http
-                .post(&self.receiver.webhook_url)
+            let post = match &self.url {
+                Some(url) => self.http.post(url.clone()),
+                None => self.http.post(&self.receiver.webhook_url),
+            };
+            let sent = post
                 .header("content-type", "application/json")
                 .header("x-hub-signature-256", &signature)
                 .timeout(self.config.timeout)

@@ -37,7 +37,6 @@ pub(super) fn apply(st: &mut State, ev: &UserEvent) -> Outcome {
             if quick_reply.is_some() {
                 out.rules.insert(Rule::Hook2);
             }
-            let (text, quick_reply) = (text.clone(), quick_reply.clone());
             broadcast(st, psid, rule, out, |mid, _| EventKind::Message {
                 mid,
                 text: text.clone(),
@@ -64,7 +63,6 @@ pub(super) fn apply(st: &mut State, ev: &UserEvent) -> Outcome {
             let mut out = control_ok(ControlSuccess::Ok, Rule::Ctm1);
             new_user_message(st, psid, *platform, &mut out);
             give_control(st, psid, app, &mut out);
-            let (text, ad_id) = (text.clone(), ad_id.clone());
             broadcast(st, psid, Rule::Ctm1, out, |mid, _| EventKind::Message {
                 mid,
                 text: text.clone(),
@@ -172,10 +170,11 @@ fn refuse_surface(st: &State, ev: &UserEvent) -> Option<Outcome> {
 /// new thread starts idle in `main`), and a `done` thread goes back to
 /// `main` without changing owner (INBOX-4).
 fn new_user_message(st: &mut State, psid: &str, surface: Surface, out: &mut Outcome) {
-    let t = st
-        .threads
-        .entry(psid.to_string())
-        .or_insert_with(|| Thread::new(surface));
+    // Looked up first: the PSID is copied only for a new thread.
+    if !st.threads.contains_key(psid) {
+        st.threads.insert(psid.to_string(), Thread::new(surface));
+    }
+    let t = st.threads.get_mut(psid).expect("thread exists");
     if t.folder == Folder::Done {
         t.folder = Folder::Main;
         out.rules.insert(Rule::Inbox4);
@@ -223,6 +222,7 @@ fn broadcast(
     let mid = st.fresh_mid();
     let owner = st.owner(psid);
     out.rules.insert(Rule::Hook1);
+    out.deliveries.reserve_exact(st.setup.apps.len());
     for app in st.setup.app_ixs() {
         let (channel, rule) = match owner {
             None => (Channel::Messaging, owner_rule),

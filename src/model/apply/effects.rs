@@ -134,19 +134,8 @@ impl State {
         kind: EventKind,
         rule: Rule,
     ) {
-        out.rules.insert(rule);
         let surface = psid.and_then(|p| self.surface(p)).unwrap_or_default();
-        out.deliveries.push(Delivery {
-            app,
-            channel,
-            event: Event {
-                psid: psid.map(str::to_string),
-                surface,
-                timestamp: self.now_ms,
-                kind,
-            },
-            rule,
-        });
+        notify_on(out, surface, self.now_ms, app, channel, psid, kind, rule);
     }
 
     /// A handover event (HOOK-3): always on `messaging`, only to the app the
@@ -162,4 +151,31 @@ impl State {
         out.rules.insert(Rule::Hook3);
         self.notify(out, app, Channel::Messaging, Some(psid), kind, rule);
     }
+}
+
+/// [`State::notify`] with the thread's surface already looked up: a user
+/// event reaches every app of the page, and the surface is the same for all.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn notify_on(
+    out: &mut Outcome,
+    surface: crate::model::surface::Surface,
+    timestamp: u64,
+    app: AppIx,
+    channel: Channel,
+    psid: Option<&str>,
+    kind: EventKind,
+    rule: Rule,
+) {
+    out.rules.insert(rule);
+    out.deliveries.push(Delivery {
+        app,
+        channel,
+        event: Event {
+            psid: psid.map(str::to_string),
+            surface,
+            timestamp,
+            kind,
+        },
+        rule,
+    });
 }

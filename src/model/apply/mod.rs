@@ -19,7 +19,7 @@ use crate::model::op::{
 };
 use crate::model::outcome::{ControlSuccess, GraphError, Outcome, Party};
 use crate::model::rules::Rule;
-use crate::model::state::{MAX_EXTEND_S, MAX_METADATA_CHARS, MAX_TEXT_CHARS, State};
+use crate::model::state::{MAX_EXTEND_S, MAX_METADATA_CHARS, MAX_TEXT_CHARS, State, Thread};
 use crate::model::surface::Surface;
 use effects::refuse;
 
@@ -27,7 +27,8 @@ use effects::refuse;
 /// platform. The state is updated in place (and left untouched when the
 /// operation fails).
 pub fn apply(st: &mut State, op: &Op) -> Outcome {
-    let ig_inbox_before = op.psid().and_then(|p| st.owner(p)) == Some(Party::InstagramInbox);
+    let psid = op.psid();
+    let ig_inbox_before = psid.and_then(|p| st.owner(p)) == Some(Party::InstagramInbox);
     let mut out = match op {
         Op::Graph(g) => graph(st, g),
         Op::User(ev) => user::apply(st, ev),
@@ -40,17 +41,17 @@ pub fn apply(st: &mut State, op: &Op) -> Outcome {
         Op::Roles { primary } => clock::roles(st, primary.as_ref()),
         Op::Deliver(d) => special(st, d),
     };
-    surface_rules(st, op, ig_inbox_before, &mut out);
+    // One lookup of the step's thread after the step serves every
+    // rule below (the model's hot path: it runs for every step).
+    let thread = psid.and_then(|p| st.threads.get(p));
+    surface_rules(st, op, thread, ig_inbox_before, &mut out);
     // Every step is a chance to deliver something no rule asked for.
     out.rules.insert(Rule::Hook5);
     if !out.deliveries.is_empty() {
         out.rules.insert(Rule::Hook4);
         out.rules.insert(Rule::Hook6);
     }
-    if let Some(psid) = op.psid()
-        && st.threads.len() > 1
-        && st.threads.contains_key(psid)
-    {
+    if thread.is_some() && st.threads.len() > 1 {
         out.rules.insert(Rule::Ctrl6);
     }
     out
@@ -89,13 +90,19 @@ fn special(st: &mut State, d: &Special) -> Outcome {
 /// step about an Instagram thread (so a report can show the family), IG-2
 /// whenever the Instagram Inbox owns (or owned) the thread, IG-3 for
 /// Instagram deliveries, IG-4 where the two surfaces meet.
-fn surface_rules(st: &State, op: &Op, ig_inbox_before: bool, out: &mut Outcome) {
-    let thread_surface = op.psid().and_then(|p| st.surface(p));
+fn surface_rules(
+    st: &State,
+    op: &Op,
+    thread: Option<&Thread>,
+    ig_inbox_before: bool,
+    out: &mut Outcome,
+) {
+    let thread_surface = thread.map(|t| t.surface);
     let named = thread_surface.or(op.platform());
     if named == Some(Surface::Instagram) {
         out.rules.insert(Rule::Ig1);
     }
-    let ig_inbox_after = op.psid().and_then(|p| st.owner(p)) == Some(Party::InstagramInbox);
+    let ig_inbox_after = thread.and_then(|t| t.owner) == Some(Party::InstagramInbox);
     if ig_inbox_before || ig_inbox_after {
         out.rules.insert(Rule::Ig2);
     }
@@ -107,15 +114,27 @@ fn surface_rules(st: &State, op: &Op, ig_inbox_before: bool, out: &mut Outcome) 
         out.rules.insert(Rule::Ig1);
         out.rules.insert(Rule::Ig3);
     }
-    let both = Surface::ALL
-        .iter()
-        .all(|s| st.threads.values().any(|t| t.surface == *s));
     let page_wide = matches!(op, Op::Roles { .. } | Op::Clock { .. });
-    if both && (thread_surface.is_some() || page_wide) {
+    if (thread_surface.is_some() || page_wide) && both_surfaces(st) {
         // Nothing on one surface may reach a thread of the other (and one
         // primary receiver, or one clock, serves both).
         out.rules.insert(Rule::Ig4);
     }
+}
+
+/// Whether the page has threads on both surfaces, in one pass.
+fn both_surfaces(st: &State) -> bool {
+    let (mut messenger, mut instagram) = (false, false);
+    for t in st.threads.values() {
+        match t.surface {
+            Surface::Messenger => messenger = true,
+            Surface::Instagram => instagram = true,
+        }
+        if messenger && instagram {
+            return true;
+        }
+    }
+    false
 }
 
 /// The answer to a Graph call that reaches no page: its token is missing or
@@ -308,7 +327,7 @@ fn check_params(call: &Call) -> Result<(), Rule> {
             {
                 return Err(Rule::Input1);
             }
-            if meta_ok(&Some(metadata.clone())) {
+            if metadata.chars().count() <= MAX_METADATA_CHARS {
                 Ok(())
             } else {
                 Err(Rule::Input1)

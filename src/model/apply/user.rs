@@ -220,7 +220,9 @@ fn broadcast(
     event: impl Fn(String, Channel) -> EventKind,
 ) -> Outcome {
     let mid = st.fresh_mid();
-    let owner = st.owner(psid);
+    let (owner, surface) = st
+        .thread(psid)
+        .map_or((None, Surface::default()), |t| (t.owner, t.surface));
     out.rules.insert(Rule::Hook1);
     out.deliveries.reserve_exact(st.setup.apps.len());
     for app in st.setup.app_ixs() {
@@ -232,8 +234,10 @@ fn broadcast(
             }
             Some(_) => (Channel::Standby, Rule::Hook1),
         };
-        st.notify(
+        super::effects::notify_on(
             &mut out,
+            surface,
+            st.now_ms,
             app,
             channel,
             Some(psid),

@@ -181,3 +181,111 @@ fn app_usage_errors_exit_2() {
         assert!(!out.stderr.is_empty());
     }
 }
+
+/// A fresh directory of this test process.
+fn scratch(tag: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "baton-app-cli-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `baton certify-app --webhook URL` with the given extra arguments: exit
+/// code, stderr and how long it took.
+fn certify_app(webhook: &str, extra: &[&str]) -> (Option<i32>, String, String, Duration) {
+    let dir = scratch("unreachable");
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["certify-app", "--webhook", webhook, "--port", "0"])
+        .args(["--cases", "3", "--quiet"])
+        .arg("--out")
+        .arg(dir.join("out"))
+        .arg("--snapshots")
+        .arg(dir.join("snap"))
+        .args(extra)
+        .env("BATON_VERIFY_TOKEN", "vt-do-not-print")
+        .env("BATON_APP_TOKEN", TOKEN)
+        .env("BATON_APP_SECRET", SECRET)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        started.elapsed(),
+    )
+}
+
+/// What every "cannot reach the bot" message must say, and what it must not.
+fn assert_unreachable_message(url: &str, code: Option<i32>, stdout: &str, stderr: &str) {
+    assert_eq!(code, Some(3), "{url}: {stdout}\n{stderr}");
+    let error = stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line for {url}: {stderr}"));
+    assert!(error.contains(url), "names the URL: {error}");
+    for check in [
+        "running",
+        "webhook path",
+        "Graph API base URL is set to http://127.0.0.1:",
+    ] {
+        assert!(error.contains(check), "says to check {check:?}: {error}");
+    }
+    for secret in ["vt-do-not-print", TOKEN, SECRET] {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{secret} printed"
+        );
+    }
+}
+
+#[test]
+fn certify_app_names_a_bot_that_is_not_running_and_exits_3() {
+    // A port nobody listens on: taken, then given back.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/webhook");
+    let (code, stdout, stderr, took) = certify_app(&url, &[]);
+    assert_unreachable_message(&url, code, &stdout, &stderr);
+    assert!(stderr.contains("refused"), "{stderr}");
+    assert!(took < Duration::from_secs(30), "{took:?}");
+}
+
+#[test]
+fn certify_app_names_a_host_that_does_not_resolve_and_exits_3() {
+    let url = "http://no-such-bot.invalid:3000/webhook";
+    let (code, stdout, stderr, took) = certify_app(url, &[]);
+    assert_unreachable_message(url, code, &stdout, &stderr);
+    assert!(stderr.contains("dns"), "{stderr}");
+    assert!(took < Duration::from_secs(60), "{took:?}");
+}
+
+#[test]
+fn certify_app_gives_up_on_a_port_that_accepts_but_never_answers() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/webhook", listener.local_addr().unwrap());
+    // Accept and hold every connection, never answer.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            match conn {
+                Ok(c) => held.push(c),
+                Err(_) => break,
+            }
+        }
+    });
+    let (code, stdout, stderr, took) = certify_app(&url, &[]);
+    assert_unreachable_message(&url, code, &stdout, &stderr);
+    assert!(stderr.contains("no answer"), "{stderr}");
+    // The handshake's answer limit (20 s) with a generous margin: no hang.
+    assert!(took < Duration::from_secs(80), "{took:?}");
+}

@@ -518,6 +518,20 @@ impl Replayer for Alone<'_> {
     }
 }
 
+/// What to check when the app cannot be reached: that it runs, that the
+/// webhook URL is its webhook, and that it calls baton's Graph API.
+fn what_to_check(cfg: &CertifyConfig) -> String {
+    let graph = if cfg.bind.port() == 0 {
+        "baton's Graph API (the address printed at the start)".to_string()
+    } else {
+        format!("http://{}", cfg.bind)
+    };
+    format!(
+        "check that the app is running and listening there, that the webhook path is right (baton sends the handshake and deliveries to exactly {}), and that the app's Graph API base URL is set to {graph}",
+        cfg.label
+    )
+}
+
 /// Checks the verification handshake (APP-5): the challenge for the right
 /// token, 403 for a wrong one. `Err` when the webhook cannot be reached.
 async fn handshake(cfg: &CertifyConfig) -> Result<Option<String>, RunError> {
@@ -539,9 +553,16 @@ async fn handshake(cfg: &CertifyConfig) -> Result<Option<String>, RunError> {
         Ok::<_, RunError>(http.get(url).send())
     };
     let unreachable = |e: reqwest::Error| {
+        // Without the URL: its query carries the verify token.
+        let why = if e.is_timeout() {
+            "no answer to the verification handshake within 20 s".to_string()
+        } else {
+            super::stage::describe(&e.without_url())
+        };
         RunError::Target(TargetError::Unreachable(format!(
-            "cannot reach the app's webhook at {}: {e} (is the app running, and is --webhook right?)",
-            cfg.label
+            "cannot reach the app's webhook at {}: {why}; {}",
+            cfg.label,
+            what_to_check(cfg)
         )))
     };
     let right = ask(token)?.await.map_err(unreachable)?;

@@ -376,7 +376,8 @@ impl Forwarder {
     }
 }
 
-fn describe(e: &reqwest::Error) -> String {
+/// A delivery's failure in words: the error and its causes.
+pub(super) fn describe(e: &reqwest::Error) -> String {
     let mut s = if e.is_connect() {
         "connection failed".to_string()
     } else {

@@ -168,7 +168,10 @@ pub fn certify_app(a: CertifyArgs) -> ExitCode {
             default.to_string()
         }
     };
-    let bind = SocketAddr::new(a.bind, a.port);
+    let bind = match baton::certify::reference::fixed_port(SocketAddr::new(a.bind, a.port)) {
+        Ok(b) => b,
+        Err(e) => return usage(e),
+    };
     let progress = progress::Progress::new(a.log_format, a.quiet, a.cases, a.time_limit);
     let result = rt.block_on(async {
         // Without --webhook: the reference app, on a port of its own.

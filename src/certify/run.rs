@@ -532,6 +532,15 @@ fn what_to_check(cfg: &CertifyConfig) -> String {
     )
 }
 
+/// The app's webhook cannot be reached (exit 3): why, and what to check.
+fn cannot_reach(cfg: &CertifyConfig, why: &str) -> RunError {
+    RunError::Target(TargetError::Unreachable(format!(
+        "cannot reach the app's webhook at {}: {why}; {}",
+        cfg.label,
+        what_to_check(cfg)
+    )))
+}
+
 /// Checks the verification handshake (APP-5): the challenge for the right
 /// token, 403 for a wrong one. `Err` when the webhook cannot be reached.
 async fn handshake(cfg: &CertifyConfig) -> Result<Option<String>, RunError> {
@@ -559,11 +568,7 @@ async fn handshake(cfg: &CertifyConfig) -> Result<Option<String>, RunError> {
         } else {
             super::stage::describe(&e.without_url())
         };
-        RunError::Target(TargetError::Unreachable(format!(
-            "cannot reach the app's webhook at {}: {why}; {}",
-            cfg.label,
-            what_to_check(cfg)
-        )))
+        cannot_reach(cfg, &why)
     };
     let right = ask(token)?.await.map_err(unreachable)?;
     let status = right.status().as_u16();
@@ -581,6 +586,22 @@ async fn handshake(cfg: &CertifyConfig) -> Result<Option<String>, RunError> {
         )));
     }
     Ok(None)
+}
+
+/// `Err` (exit 3) when the app's webhook cannot be reached at all: the
+/// handshake when there is a verify token, else any HTTP answer to a GET.
+async fn reachable(cfg: &CertifyConfig) -> Result<(), RunError> {
+    if cfg.identity.verify_token.is_some() {
+        return handshake(cfg).await.map(|_| ());
+    }
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("an HTTP client without TLS always builds");
+    match http.get(&cfg.webhook).send().await {
+        Ok(_) => Ok(()),
+        Err(e) => Err(cannot_reach(cfg, &super::stage::describe(&e.without_url()))),
+    }
 }
 
 /// Certifies the app.
@@ -839,6 +860,28 @@ pub async fn replay(
             })),
         }));
     }
+    // The page must be the one the counterexample was found on, and the
+    // app must be there: a replay against nothing must not pass.
+    if let Some(found) = c.case.setup.setup.apps.first()
+        && (found.app_id != cfg.identity.app_id || found.human_agent != cfg.identity.human_agent)
+    {
+        return Err(RunError::Usage(format!(
+            "the counterexample was found with app id {}{}; replay it with the same identity (--app-id {}{})",
+            found.app_id,
+            if found.human_agent {
+                " and the human agent feature"
+            } else {
+                ""
+            },
+            found.app_id,
+            if found.human_agent {
+                " --human-agent"
+            } else {
+                ""
+            },
+        )));
+    }
+    reachable(cfg).await?;
     let stage = Stage::start(
         cfg.bind,
         &cfg.webhook,

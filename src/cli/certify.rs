@@ -363,7 +363,7 @@ pub(super) fn replay_app(
             None => Some(
                 baton::certify::reference::Reference::start(&identity, bind, &app_mutants)
                     .await
-                    .map_err(|e| baton::harness::RunError::Usage(e))?,
+                    .map_err(baton::harness::RunError::Usage)?,
             ),
         };
         let webhook = match &reference {

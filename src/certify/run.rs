@@ -425,6 +425,18 @@ fn divergence(o: &Outcome) -> Option<Divergence> {
         }
         e
     };
+    // A send's answer names the recipient: the case's own PSID too.
+    let relabel_answer = |a: &crate::model::Answer| {
+        let mut a = a.clone();
+        if let crate::model::Answer::Graph(Ok(crate::model::GraphSuccess::Sent {
+            recipient_id,
+            ..
+        })) = &mut a
+        {
+            *recipient_id = logical(recipient_id);
+        }
+        a
+    };
     // The timeline: stimuli, deliveries and the app's calls, up to the
     // violation.
     let mut items: Vec<(u64, AppEvent, Option<usize>)> = Vec::new();
@@ -461,7 +473,7 @@ fn divergence(o: &Outcome) -> Option<Divergence> {
                 *seq,
                 AppEvent::Call {
                     op: relabel(op),
-                    answer: outcome.answer.clone(),
+                    answer: relabel_answer(&outcome.answer),
                     message: refusal_message(op, &outcome.answer),
                 },
                 Some(k),

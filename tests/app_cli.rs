@@ -181,3 +181,261 @@ fn app_usage_errors_exit_2() {
         assert!(!out.stderr.is_empty());
     }
 }
+
+/// A fresh directory of this test process.
+fn scratch(tag: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "baton-app-cli-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `baton certify-app --webhook URL` with the given extra arguments: exit
+/// code, stderr and how long it took.
+fn certify_app(webhook: &str, extra: &[&str]) -> (Option<i32>, String, String, Duration) {
+    let dir = scratch("unreachable");
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["certify-app", "--webhook", webhook, "--port", "0"])
+        .args(["--cases", "3", "--quiet"])
+        .arg("--out")
+        .arg(dir.join("out"))
+        .arg("--snapshots")
+        .arg(dir.join("snap"))
+        .args(extra)
+        .env("BATON_VERIFY_TOKEN", "vt-do-not-print")
+        .env("BATON_APP_TOKEN", TOKEN)
+        .env("BATON_APP_SECRET", SECRET)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        started.elapsed(),
+    )
+}
+
+/// What every "cannot reach the bot" message must say, and what it must not.
+fn assert_unreachable_message(url: &str, code: Option<i32>, stdout: &str, stderr: &str) {
+    assert_eq!(code, Some(3), "{url}: {stdout}\n{stderr}");
+    let error = stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line for {url}: {stderr}"));
+    assert!(error.contains(url), "names the URL: {error}");
+    for check in [
+        "running",
+        "webhook path",
+        "Graph API base URL is set to http://127.0.0.1:",
+    ] {
+        assert!(error.contains(check), "says to check {check:?}: {error}");
+    }
+    for secret in ["vt-do-not-print", TOKEN, SECRET] {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{secret} printed"
+        );
+    }
+}
+
+#[test]
+fn certify_app_names_a_bot_that_is_not_running_and_exits_3() {
+    // A port nobody listens on: taken, then given back.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/webhook");
+    let (code, stdout, stderr, took) = certify_app(&url, &[]);
+    assert_unreachable_message(&url, code, &stdout, &stderr);
+    assert!(stderr.contains("refused"), "{stderr}");
+    assert!(took < Duration::from_secs(30), "{took:?}");
+}
+
+#[test]
+fn certify_app_names_a_host_that_does_not_resolve_and_exits_3() {
+    let url = "http://no-such-bot.invalid:3000/webhook";
+    let (code, stdout, stderr, took) = certify_app(url, &[]);
+    assert_unreachable_message(url, code, &stdout, &stderr);
+    assert!(stderr.contains("dns"), "{stderr}");
+    assert!(took < Duration::from_secs(60), "{took:?}");
+}
+
+#[test]
+fn certify_app_gives_up_on_a_port_that_accepts_but_never_answers() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/webhook", listener.local_addr().unwrap());
+    // Accept and hold every connection, never answer.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            match conn {
+                Ok(c) => held.push(c),
+                Err(_) => break,
+            }
+        }
+    });
+    let (code, stdout, stderr, took) = certify_app(&url, &[]);
+    assert_unreachable_message(&url, code, &stdout, &stderr);
+    assert!(stderr.contains("no answer"), "{stderr}");
+    // The handshake's answer limit (20 s) with a generous margin: no hang.
+    assert!(took < Duration::from_secs(80), "{took:?}");
+}
+
+/// `baton replay` with the app's credentials in the environment (as
+/// `App::spawn` gives them to the app).
+fn replay(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .arg("replay")
+        .args(args)
+        .env("BATON_APP_TOKEN", TOKEN)
+        .env("BATON_APP_SECRET", SECRET)
+        .env("BATON_VERIFY_TOKEN", "vt")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    for secret in [TOKEN, SECRET] {
+        assert!(!stdout.contains(secret) && !stderr.contains(secret));
+    }
+    (out.status.code(), stdout, stderr)
+}
+
+#[test]
+fn an_app_counterexample_replays_against_a_running_app_and_the_reference_app() {
+    let dir = scratch("replay");
+    // Certify a faulty reference app; it writes a BP-4 counterexample.
+    let (code, stdout, stderr, _) = {
+        let started = std::time::Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_baton"))
+            .args([
+                "certify-app",
+                "--app-mutant",
+                "ignores-requests",
+                "--port",
+                "0",
+            ])
+            .args(["--cases", "30", "--seed", "7", "--quiet"])
+            .arg("--out")
+            .arg(dir.join("out"))
+            .arg("--snapshots")
+            .arg(dir.join("snap"))
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            started.elapsed(),
+        )
+    };
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    let file = std::fs::read_dir(dir.join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .expect("a counterexample file");
+    let name = file.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("bp-4-"), "{name}");
+    assert!(
+        stdout.contains(&format!("baton replay {} [--webhook URL]", file.display())),
+        "{stdout}"
+    );
+    let file = file.to_string_lossy().into_owned();
+
+    // The same fault in a bot running on its own, reached by --webhook.
+    let graph_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let graph = format!("http://127.0.0.1:{graph_port}");
+    let mut bot = App::spawn(&[
+        "--port",
+        "0",
+        "--graph",
+        &graph,
+        "--app-id",
+        "1001",
+        "--app-mutant",
+        "ignores-requests",
+    ]);
+    let mut seen = Vec::new();
+    let webhook = loop {
+        let line = bot.next_line("webhook:", &mut seen);
+        if let Some(url) = line.strip_prefix("webhook: ") {
+            break url.to_string();
+        }
+    };
+    let port = graph_port.to_string();
+    let (code, stdout, stderr) = replay(&[&file, "--webhook", &webhook, "--port", &port]);
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("still reproduces") && stdout.contains("BP-4"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("request_thread_control"),
+        "the stimuli: {stdout}"
+    );
+    let _ = bot.child.kill();
+    let _ = bot.child.wait();
+
+    // The correct reference app keeps the rule: exit 0.
+    let (code, stdout, stderr) = replay(&[&file]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("no longer reproduces"), "{stdout}");
+    // The faulty one, in-process: exit 1, and the report files.
+    let report = dir.join("report");
+    let (code, stdout, _) = replay(&[
+        &file,
+        "--app-mutant",
+        "ignores-requests",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{stdout}");
+    let json = std::fs::read_to_string(report.join("report.json")).unwrap();
+    assert!(
+        json.contains("BP-4") && json.contains("\"replay\""),
+        "{json}"
+    );
+
+    // The app is gone now: exit 3, naming its URL.
+    let (code, stdout, stderr) = replay(&[&file, "--webhook", &webhook, "--port", &port]);
+    assert_eq!(code, Some(3), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&webhook) && stderr.contains("running"),
+        "{stderr}"
+    );
+
+    // A platform's flags for an app counterexample, an app's for a
+    // platform counterexample: usage errors that say which is which.
+    let (code, _, stderr) = replay(&[&file, "--target", "http://127.0.0.1:9", "--key", "k"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("app counterexample") && stderr.contains("--webhook"),
+        "{stderr}"
+    );
+    let mut platform: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    platform.as_object_mut().unwrap().remove("subject");
+    let platform_file = dir.join("platform.json");
+    std::fs::write(&platform_file, platform.to_string()).unwrap();
+    let (code, _, stderr) = replay(&[platform_file.to_str().unwrap(), "--webhook", &webhook]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("platform counterexample") && stderr.contains("--target"),
+        "{stderr}"
+    );
+}

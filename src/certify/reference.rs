@@ -15,6 +15,18 @@ pub struct Reference {
     pub graph: SocketAddr,
 }
 
+/// `addr` with port 0 replaced by a free port found now: the app must know
+/// its Graph API's address before the certification binds it (and the
+/// printed address must be the real one).
+pub fn fixed_port(addr: SocketAddr) -> Result<SocketAddr, String> {
+    if addr.port() != 0 {
+        return Ok(addr);
+    }
+    let l = std::net::TcpListener::bind(addr)
+        .map_err(|e| format!("cannot find a free port on {}: {e}", addr.ip()))?;
+    l.local_addr().map_err(|e| e.to_string())
+}
+
 impl Reference {
     /// Starts the reference app with `identity`'s credentials and `mutants`,
     /// calling the Graph API at `graph` (port 0: a free port is chosen now).
@@ -23,15 +35,7 @@ impl Reference {
         graph: SocketAddr,
         mutants: &[AppMutant],
     ) -> Result<Reference, String> {
-        let graph = if graph.port() == 0 {
-            // Reserve a free port for the Graph API: the app must know it
-            // before the certification binds it.
-            let l = std::net::TcpListener::bind(graph)
-                .map_err(|e| format!("cannot find a free port on {}: {e}", graph.ip()))?;
-            l.local_addr().map_err(|e| e.to_string())?
-        } else {
-            graph
-        };
+        let graph = fixed_port(graph)?;
         let mut cfg = AppConfig::new(format!("http://{graph}"));
         cfg.app_id = identity.app_id.clone();
         cfg.token = identity.token.clone();

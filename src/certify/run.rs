@@ -205,18 +205,22 @@ async fn set_roles(stage: &Stage, primary: Option<AppIx>) -> Result<(), TargetEr
     stage.settle().await
 }
 
-/// Plays cases side by side until every one has run its stimuli, then
-/// moves the clock past every deadline.
+/// Plays cases side by side until every one has run its stimuli (or
+/// `stop_at` has come: an app that makes every stimulus wait for the
+/// reaction limit must not hold the run past its time limit), then moves
+/// the clock past every deadline.
 async fn play_batch(
     stage: &Stage,
     weights: &StimulusWeights,
     mut cases: Vec<Playing>,
     primary: Option<AppIx>,
+    stop_at: Option<Instant>,
+    answers_by: Option<Instant>,
 ) -> Result<Vec<Outcome>, TargetError> {
     let mut step = 0;
     loop {
         let active: Vec<usize> = (0..cases.len()).filter(|i| step < cases[*i].len).collect();
-        if active.is_empty() {
+        if active.is_empty() || (step > 0 && stop_at.is_some_and(|t| Instant::now() >= t)) {
             break;
         }
         // Clock jumps are page-wide: they wait until the app has reacted to
@@ -251,8 +255,17 @@ async fn play_batch(
     }
     let st = stage.state().await;
     let end_op = past_every_deadline(&st);
+    stage.stimulus_begins(&end_op);
     stage.apply(&end_op).await?;
     stage.settle().await?;
+    // Every delivery answered (or given up on) before the cases are judged:
+    // an app that stops answering is judged on its first unanswered one.
+    let limit = super::stage::ANSWER_LIMIT + Duration::from_secs(1);
+    stage
+        .drain(answers_by.map_or(limit, |t| {
+            limit.min(t.saturating_duration_since(Instant::now()))
+        }))
+        .await;
     for c in &mut cases {
         c.end = Some(end_op.clone());
     }
@@ -291,6 +304,7 @@ async fn play_batch(
 async fn apply_stimulus(stage: &Stage, c: &mut Playing, op: &Op) -> Result<(), TargetError> {
     stage.apply(&Op::Clock { advance_ms: 1 }).await?;
     c.starts.push(stage.seq());
+    stage.stimulus_begins(op);
     c.ops.push(c.to_logical(op));
     // The tool never calls as the app under test.
     if !matches!(op, Op::Graph(g) if g.caller == Caller::App(AUT)) {
@@ -411,6 +425,18 @@ fn divergence(o: &Outcome) -> Option<Divergence> {
         }
         e
     };
+    // A send's answer names the recipient: the case's own PSID too.
+    let relabel_answer = |a: &crate::model::Answer| {
+        let mut a = a.clone();
+        if let crate::model::Answer::Graph(Ok(crate::model::GraphSuccess::Sent {
+            recipient_id,
+            ..
+        })) = &mut a
+        {
+            *recipient_id = logical(recipient_id);
+        }
+        a
+    };
     // The timeline: stimuli, deliveries and the app's calls, up to the
     // violation.
     let mut items: Vec<(u64, AppEvent, Option<usize>)> = Vec::new();
@@ -447,7 +473,7 @@ fn divergence(o: &Outcome) -> Option<Divergence> {
                 *seq,
                 AppEvent::Call {
                     op: relabel(op),
-                    answer: outcome.answer.clone(),
+                    answer: relabel_answer(&outcome.answer),
                     message: refusal_message(op, &outcome.answer),
                 },
                 Some(k),
@@ -473,11 +499,23 @@ fn divergence(o: &Outcome) -> Option<Divergence> {
             explanation: first.psid.as_ref().map_or_else(
                 || first.explanation.clone(),
                 |p| format!("psid {}: {}", logical(p), first.explanation),
-            ),
+            ) + &not_kept(o.record.dropped),
             timeline,
             at,
         })),
     })
+}
+
+/// What a counterexample says of the calls a flooding app made beyond
+/// what the record keeps.
+fn not_kept(n: u64) -> String {
+    if n == 0 {
+        return String::new();
+    }
+    format!(
+        " (the app made {n} more Graph calls than the {} per PSID and stimulus that baton keeps: they were counted and answered, not recorded)",
+        super::stage::CALLS_KEPT
+    )
 }
 
 /// The error message the platform gave a refused call, in Meta's words.
@@ -495,6 +533,8 @@ fn refusal_message(op: &Op, answer: &crate::model::Answer) -> Option<String> {
 struct Alone<'a> {
     stage: &'a Stage,
     weights: StimulusWeights,
+    /// No stimulus is applied after this.
+    stop_at: Option<Instant>,
 }
 
 impl Replayer for Alone<'_> {
@@ -513,9 +553,40 @@ impl Replayer for Alone<'_> {
         let primary = case.setup.setup.primary;
         set_roles(self.stage, primary).await?;
         let p = fresh(self.stage, Some(case.ops.clone()), SplitMix64::new(0), 1);
-        let outcomes = play_batch(self.stage, &self.weights, vec![p], primary).await?;
+        let outcomes = play_batch(
+            self.stage,
+            &self.weights,
+            vec![p],
+            primary,
+            self.stop_at,
+            self.stop_at,
+        )
+        .await?;
         Ok(outcomes.first().and_then(divergence))
     }
+}
+
+/// What to check when the app cannot be reached: that it runs, that the
+/// webhook URL is its webhook, and that it calls baton's Graph API.
+fn what_to_check(cfg: &CertifyConfig) -> String {
+    let graph = if cfg.bind.port() == 0 {
+        "baton's Graph API (the address printed at the start)".to_string()
+    } else {
+        format!("http://{}", cfg.bind)
+    };
+    format!(
+        "check that the app is running and listening there, that the webhook path is right (baton sends the handshake and deliveries to exactly {}), and that the app's Graph API base URL is set to {graph}",
+        cfg.label
+    )
+}
+
+/// The app's webhook cannot be reached (exit 3): why, and what to check.
+fn cannot_reach(cfg: &CertifyConfig, why: &str) -> RunError {
+    RunError::Target(TargetError::Unreachable(format!(
+        "cannot reach the app's webhook at {}: {why}; {}",
+        cfg.label,
+        what_to_check(cfg)
+    )))
 }
 
 /// Checks the verification handshake (APP-5): the challenge for the right
@@ -539,10 +610,13 @@ async fn handshake(cfg: &CertifyConfig) -> Result<Option<String>, RunError> {
         Ok::<_, RunError>(http.get(url).send())
     };
     let unreachable = |e: reqwest::Error| {
-        RunError::Target(TargetError::Unreachable(format!(
-            "cannot reach the app's webhook at {}: {e} (is the app running, and is --webhook right?)",
-            cfg.label
-        )))
+        // Without the URL: its query carries the verify token.
+        let why = if e.is_timeout() {
+            "no answer to the verification handshake within 20 s".to_string()
+        } else {
+            super::stage::describe(&e.without_url())
+        };
+        cannot_reach(cfg, &why)
     };
     let right = ask(token)?.await.map_err(unreachable)?;
     let status = right.status().as_u16();
@@ -560,6 +634,22 @@ async fn handshake(cfg: &CertifyConfig) -> Result<Option<String>, RunError> {
         )));
     }
     Ok(None)
+}
+
+/// `Err` (exit 3) when the app's webhook cannot be reached at all: the
+/// handshake when there is a verify token, else any HTTP answer to a GET.
+async fn reachable(cfg: &CertifyConfig) -> Result<(), RunError> {
+    if cfg.identity.verify_token.is_some() {
+        return handshake(cfg).await.map(|_| ());
+    }
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("an HTTP client without TLS always builds");
+    match http.get(&cfg.webhook).send().await {
+        Ok(_) => Ok(()),
+        Err(e) => Err(cannot_reach(cfg, &super::stage::describe(&e.without_url()))),
+    }
 }
 
 /// Certifies the app.
@@ -694,7 +784,8 @@ pub async fn certify(cfg: CertifyConfig) -> Result<RunReport, RunError> {
             let first_index = index;
             index += n as u64;
             let batch_start = stage.seq();
-            let outcomes = play_batch(&stage, &cfg.weights, batch, group.primary()).await?;
+            let outcomes =
+                play_batch(&stage, &cfg.weights, batch, group.primary(), deadline, None).await?;
             for (k, o) in outcomes.into_iter().enumerate() {
                 let case_index = first_index + k as u64;
                 cases_done += 1;
@@ -740,6 +831,7 @@ pub async fn certify(cfg: CertifyConfig) -> Result<RunReport, RunError> {
                 let mut alone = Alone {
                     stage: &stage,
                     weights: cfg.weights.clone(),
+                    stop_at: deadline.map(|_| Instant::now() + budget.max_time),
                 };
                 let shrunk = shrink::shrink(&mut alone, o.case.clone(), d, budget).await?;
                 let mut c = Counterexample::new(shrunk.case, shrunk.divergence, &cfg.label);
@@ -761,7 +853,13 @@ pub async fn certify(cfg: CertifyConfig) -> Result<RunReport, RunError> {
             stage.forget_before(batch_start);
         }
     }
-    stage.drain(Duration::from_secs(30)).await;
+    // The last answers, within the minute a time limit allows after it.
+    let drain = deadline.map_or(Duration::from_secs(30), |d| {
+        (d + Duration::from_secs(50))
+            .saturating_duration_since(Instant::now())
+            .min(Duration::from_secs(30))
+    });
+    stage.drain(drain).await;
     stage.stop().await;
     counterexamples.sort_by_key(|c| (!c.divergence.strict, c.case_index));
     let mut written = Vec::new();
@@ -818,6 +916,28 @@ pub async fn replay(
             })),
         }));
     }
+    // The page must be the one the counterexample was found on, and the
+    // app must be there: a replay against nothing must not pass.
+    if let Some(found) = c.case.setup.setup.apps.first()
+        && (found.app_id != cfg.identity.app_id || found.human_agent != cfg.identity.human_agent)
+    {
+        return Err(RunError::Usage(format!(
+            "the counterexample was found with app id {}{}; replay it with the same identity (--app-id {}{})",
+            found.app_id,
+            if found.human_agent {
+                " and the human agent feature"
+            } else {
+                ""
+            },
+            found.app_id,
+            if found.human_agent {
+                " --human-agent"
+            } else {
+                ""
+            },
+        )));
+    }
+    reachable(cfg).await?;
     let stage = Stage::start(
         cfg.bind,
         &cfg.webhook,
@@ -829,6 +949,7 @@ pub async fn replay(
     let mut alone = Alone {
         stage: &stage,
         weights: cfg.weights.clone(),
+        stop_at: None,
     };
     let d = alone.replay(&c.case).await?;
     stage.drain(Duration::from_secs(30)).await;

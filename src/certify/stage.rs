@@ -29,10 +29,19 @@ use std::time::{Duration, Instant};
 
 /// How long the app may take to answer one delivery (Meta's limit).
 pub const ANSWER_LIMIT: Duration = Duration::from_secs(20);
+/// How long the app may take for a delivery while an earlier one went
+/// unanswered for [`ANSWER_LIMIT`] (until it answers one again): deliveries
+/// go out one at a time, and an app that stopped answering must not make
+/// every delivery queued behind it wait 20 s.
+pub const STALLED_LIMIT: Duration = Duration::from_secs(2);
 /// Deliveries waiting for the app before further ones are given up on.
 const QUEUE: usize = 10_000;
-/// Entries kept per case before a flooding app's calls are only counted.
+/// Entries kept in all before a flooding app's calls are only counted.
 const MAX_ENTRIES: usize = 20_000;
+/// The app's Graph calls kept per PSID after one stimulus on it: a flooding
+/// app's further calls are counted, not kept (the record, and the
+/// counterexample built from it, stay small).
+pub const CALLS_KEPT: u32 = 200;
 /// The page of the certification.
 pub const PAGE_ID: &str = "900100200";
 
@@ -60,7 +69,13 @@ impl std::fmt::Debug for AppIdentity {
 pub(super) struct Recorder {
     seq: AtomicU64,
     entries: Mutex<Vec<Entry>>,
+    /// Entries not kept because there were `MAX_ENTRIES`.
     dropped: AtomicU64,
+    /// The app's calls kept per PSID since the latest stimulus on it
+    /// (`""`: calls on no PSID).
+    kept: Mutex<std::collections::HashMap<Psid, u32>>,
+    /// The app's calls counted but not kept, per PSID.
+    not_kept: Mutex<std::collections::HashMap<Psid, u64>>,
     /// When the app last made a Graph call.
     last_call: Mutex<Instant>,
     calls: AtomicU64,
@@ -72,6 +87,8 @@ impl Recorder {
             seq: AtomicU64::new(1),
             entries: Mutex::new(Vec::new()),
             dropped: AtomicU64::new(0),
+            kept: Mutex::new(std::collections::HashMap::new()),
+            not_kept: Mutex::new(std::collections::HashMap::new()),
             last_call: Mutex::new(Instant::now()),
             calls: AtomicU64::new(0),
         }
@@ -105,11 +122,25 @@ impl Recorder {
             Op::Graph(g) => !matches!(g.caller, Caller::App(a) if a != AUT),
             _ => false,
         };
-        let seq = self.next_seq();
         if by_app {
             *self.last_call.lock().expect("recorder lock") = Instant::now();
             self.calls.fetch_add(1, Ordering::Relaxed);
+            let key = d.op.psid().cloned().unwrap_or_default();
+            let mut kept = self.kept.lock().expect("recorder lock");
+            let n = kept.entry(key.clone()).or_default();
+            if *n >= CALLS_KEPT {
+                drop(kept);
+                *self
+                    .not_kept
+                    .lock()
+                    .expect("recorder lock")
+                    .entry(key)
+                    .or_default() += 1;
+                return;
+            }
+            *n += 1;
         }
+        let seq = self.next_seq();
         let primary = d.before.and_then(|s| s.primary);
         let view = |st: Option<&State>, p: &str| st.and_then(|s| ThreadView::of(s, p));
         let entry = |psid: Option<Psid>| Entry::Decided {
@@ -159,12 +190,33 @@ impl Recorder {
         out
     }
 
+    /// A stimulus on `psid` (or on the whole page): the app's reactions to
+    /// it are kept again, up to [`CALLS_KEPT`].
+    fn stimulus(&self, psid: Option<&Psid>) {
+        let mut kept = self.kept.lock().expect("recorder lock");
+        match psid {
+            Some(p) => {
+                kept.remove(p);
+                kept.remove("");
+            }
+            None => kept.clear(),
+        }
+    }
+
+    /// The app's calls on `psids` (or on none) counted but not kept.
+    fn not_kept(&self, psids: &[Psid]) -> u64 {
+        let m = self.not_kept.lock().expect("recorder lock");
+        m.get("").copied().unwrap_or(0) + psids.iter().filter_map(|p| m.get(p)).sum::<u64>()
+    }
+
     /// Forgets entries older than `before` (memory stays bounded over a run).
     fn forget_before(&self, before: u64) {
         self.entries
             .lock()
             .expect("recorder lock")
             .retain(|e| e.seq() >= before);
+        self.kept.lock().expect("recorder lock").clear();
+        self.not_kept.lock().expect("recorder lock").clear();
     }
 }
 
@@ -231,12 +283,14 @@ impl Forwarder {
             .expect("an HTTP client without TLS always builds");
         let me = f.clone();
         tokio::spawn(async move {
+            let mut stalled = false;
             while let Some(job) = rx.recv().await {
                 let seq = recorder.next_seq();
                 let started = Instant::now();
+                let limit = if stalled { STALLED_LIMIT } else { ANSWER_LIMIT };
                 let mut req = http
                     .post(&webhook)
-                    .timeout(ANSWER_LIMIT)
+                    .timeout(limit)
                     .header("content-type", "application/json")
                     .body(job.body.clone());
                 if let Some(sig) = &job.signature {
@@ -246,11 +300,20 @@ impl Forwarder {
                     Ok(resp) => {
                         let status = resp.status().as_u16();
                         // Read (and bound) the body so the connection is reused.
-                        let _ = tokio::time::timeout(ANSWER_LIMIT, resp.bytes()).await;
+                        let _ = tokio::time::timeout(limit, resp.bytes()).await;
+                        stalled = false;
                         WebhookAnswer::Status(status)
                     }
-                    Err(e) if e.is_timeout() => WebhookAnswer::Timeout,
-                    Err(e) => WebhookAnswer::Failed(describe(&e)),
+                    Err(e) if e.is_timeout() && stalled => WebhookAnswer::Failed(format!(
+                        "no answer within {} s, after an earlier delivery got none within {} s",
+                        STALLED_LIMIT.as_secs(),
+                        ANSWER_LIMIT.as_secs()
+                    )),
+                    Err(e) if e.is_timeout() => {
+                        stalled = true;
+                        WebhookAnswer::Timeout
+                    }
+                    Err(e) => WebhookAnswer::Failed(describe(&e.without_url())),
                 };
                 let events = parse_delivery(&job.body, &setup).unwrap_or_default();
                 recorder.push(Entry::Delivered {
@@ -376,7 +439,8 @@ impl Forwarder {
     }
 }
 
-fn describe(e: &reqwest::Error) -> String {
+/// A delivery's failure in words: the error and its causes.
+pub(super) fn describe(e: &reqwest::Error) -> String {
     let mut s = if e.is_connect() {
         "connection failed".to_string()
     } else {
@@ -734,9 +798,16 @@ impl Stage {
             starts,
             app: AUT,
             human_agent: self.identity.human_agent,
-            dropped: self.recorder.dropped.swap(0, Ordering::Relaxed),
+            dropped: self.recorder.dropped.load(Ordering::Relaxed) + self.recorder.not_kept(psids),
             primary_at_start: false,
         }
+    }
+
+    /// A stimulus of a case begins: the app's calls on its PSID (all of
+    /// them, for one on the whole page) are kept again, up to
+    /// [`CALLS_KEPT`].
+    pub fn stimulus_begins(&self, op: &Op) {
+        self.recorder.stimulus(op.psid());
     }
 
     pub fn forget_before(&self, seq: u64) {

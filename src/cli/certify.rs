@@ -4,9 +4,10 @@
 use super::progress;
 use super::{parse_duration, runtime, usage, write_report};
 use baton::certify::{AppIdentity, CertifyConfig, certify};
+use baton::harness::Counterexample;
 use baton::report::{Baseline, Report};
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -111,7 +112,7 @@ pub struct CertifyArgs {
 
 /// A credential given on the command line or in the environment, else
 /// the printed default.
-fn credential(given: Option<String>, default: &str) -> (String, bool) {
+pub(super) fn credential(given: Option<String>, default: &str) -> (String, bool) {
     match given.filter(|v| !v.is_empty()) {
         Some(v) => (v, true),
         None => (default.to_string(), false),
@@ -168,7 +169,10 @@ pub fn certify_app(a: CertifyArgs) -> ExitCode {
             default.to_string()
         }
     };
-    let bind = SocketAddr::new(a.bind, a.port);
+    let bind = match baton::certify::reference::fixed_port(SocketAddr::new(a.bind, a.port)) {
+        Ok(b) => b,
+        Err(e) => return usage(e),
+    };
     let progress = progress::Progress::new(a.log_format, a.quiet, a.cases, a.time_limit);
     let result = rt.block_on(async {
         // Without --webhook: the reference app, on a port of its own.
@@ -253,6 +257,185 @@ pub fn certify_app(a: CertifyArgs) -> ExitCode {
                 .finish(serde_json::json!({"error": e.to_string(), "exit_code": e.exit_code()}));
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// `baton replay`'s flags for an app counterexample (one written by
+/// `baton certify-app`): the app to play it against, configured as it was
+/// for the certification.
+#[derive(clap::Args)]
+pub struct AppReplayArgs {
+    /// For an app counterexample: the app's webhook URL [default: baton's
+    /// reference app].
+    #[arg(long, conflicts_with_all = ["target", "mutants"])]
+    webhook: Option<String>,
+    /// For an app counterexample: port of the Graph API the app calls
+    /// [default: 8080 with --webhook, any free port for the reference app].
+    #[arg(long)]
+    port: Option<u16>,
+    /// For an app counterexample: address to serve the Graph API on.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// For an app counterexample: the app's id [default: the one in the
+    /// counterexample].
+    #[arg(long)]
+    app_id: Option<String>,
+    /// For an app counterexample: the page access token the app uses
+    /// [default: reference-app-token].
+    #[arg(long, env = "BATON_APP_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// For an app counterexample: the app secret [default: reference-app-secret].
+    #[arg(long, env = "BATON_APP_SECRET", hide_env_values = true)]
+    secret: Option<String>,
+    /// For an app counterexample: the webhook verify token the app expects
+    /// [default: reference-app-verify-token].
+    #[arg(long, env = "BATON_VERIFY_TOKEN", hide_env_values = true)]
+    verify_token: Option<String>,
+    /// For an app counterexample, without --webhook: a deliberate fault in
+    /// the reference app (see `baton certify-app --list-app-mutants`).
+    #[arg(long = "app-mutant", value_name = "NAME", conflicts_with_all = ["webhook", "target"])]
+    app_mutants: Vec<String>,
+}
+
+impl AppReplayArgs {
+    /// The first flag given that only an app counterexample takes (the
+    /// credentials may come from the environment, so they do not count).
+    pub(super) fn platform_flag(&self) -> Option<&'static str> {
+        if self.webhook.is_some() {
+            Some("--webhook")
+        } else if !self.app_mutants.is_empty() {
+            Some("--app-mutant")
+        } else if self.port.is_some() {
+            Some("--port")
+        } else if self.app_id.is_some() {
+            Some("--app-id")
+        } else {
+            None
+        }
+    }
+}
+
+/// `baton replay` of an app counterexample: plays its stimuli again on
+/// fresh PSIDs against the running app (or the reference app) and says
+/// whether the app still breaks the rule.
+pub(super) fn replay_app(
+    c: &Counterexample,
+    file: &Path,
+    a: AppReplayArgs,
+    report: Option<&Path>,
+    baseline: &Baseline,
+) -> ExitCode {
+    let app_mutants = match super::app_mutants(&a.app_mutants) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    if let Some(w) = &a.webhook
+        && !(w.starts_with("http://") || w.starts_with("https://"))
+    {
+        return usage(format!("--webhook {w:?} must be an http:// URL"));
+    }
+    let found = c.case.setup.setup.apps.first();
+    let (app_id, _) = credential(
+        a.app_id,
+        found.map_or(DEFAULT_APP_ID, |f| f.app_id.as_str()),
+    );
+    let identity = AppIdentity {
+        app_id,
+        token: credential(a.token, DEFAULT_TOKEN).0,
+        secret: credential(a.secret, DEFAULT_SECRET).0,
+        verify_token: Some(credential(a.verify_token, DEFAULT_VERIFY_TOKEN).0),
+        human_agent: found.is_some_and(|f| f.human_agent),
+    };
+    let port = a.port.unwrap_or(if a.webhook.is_some() { 8080 } else { 0 });
+    let bind = match baton::certify::reference::fixed_port(SocketAddr::new(a.bind, port)) {
+        Ok(b) => b,
+        Err(e) => return usage(e),
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let started = std::time::Instant::now();
+    let result = rt.block_on(async {
+        let reference = match &a.webhook {
+            Some(_) => None,
+            None => Some(
+                baton::certify::reference::Reference::start(&identity, bind, &app_mutants)
+                    .await
+                    .map_err(baton::harness::RunError::Usage)?,
+            ),
+        };
+        let webhook = match &reference {
+            Some(r) => r.webhook.clone(),
+            None => a.webhook.clone().expect("given"),
+        };
+        let mut cfg = CertifyConfig::new(webhook, identity.clone());
+        if let Some(r) = &reference {
+            cfg.label = "the reference app".into();
+            cfg.app_mutants = app_mutants.iter().map(|m| m.name().to_string()).collect();
+            cfg.bind = r.graph;
+        } else {
+            cfg.bind = bind;
+        }
+        cfg.seed = c.seed.unwrap_or(0);
+        cfg.expect = baseline.0.clone();
+        println!(
+            "replaying {} ({} stimuli, filed under {}) against {}; its Graph API: http://{}",
+            file.display(),
+            c.case.ops.len(),
+            c.rule,
+            cfg.label,
+            cfg.bind
+        );
+        for (i, op) in c.case.ops.iter().enumerate() {
+            println!("  {i}. {op}");
+        }
+        let d = baton::certify::replay(c, &cfg).await;
+        if let Some(r) = reference {
+            r.stop().await;
+        }
+        d.map(|d| (d, cfg))
+    });
+    let (divergence, cfg) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(e.exit_code());
+        }
+    };
+    let full = Report::from_replay(
+        c,
+        divergence.clone(),
+        &cfg.label,
+        started.elapsed(),
+        cfg.redacted(),
+        baseline.0.clone(),
+    );
+    if let Some(dir) = report
+        && let Err(code) = write_report(&full, dir)
+    {
+        return code;
+    }
+    match divergence {
+        Some(d) => {
+            println!("\nstill reproduces: {}", d.headline());
+            println!(
+                "--- expected\n{}\n+++ observed\n{}",
+                d.expected_text(),
+                d.observed_text()
+            );
+            if let Some(reason) = baseline.0.get(&d.rule()) {
+                println!("(a known deviation, --expect: {reason})");
+            }
+            ExitCode::from(1)
+        }
+        None => {
+            println!(
+                "\nno longer reproduces: the app kept {} on these stimuli",
+                c.rule
+            );
+            ExitCode::SUCCESS
         }
     }
 }

@@ -4,7 +4,7 @@
 use super::progress;
 use super::{EXIT_CODES, mutants, parse_duration, runtime, usage, write_report};
 use baton::generate::Weights;
-use baton::harness::{Counterexample, RunConfig, TargetSpec};
+use baton::harness::{Counterexample, RunConfig, Subject, TargetSpec};
 use baton::model::Family;
 use baton::report::{Baseline, Report};
 use std::path::PathBuf;
@@ -99,13 +99,15 @@ pub struct RunArgs {
     log_format: progress::LogFormat,
 }
 
-/// Play a counterexample again (exit 0: no longer reproduces; 1: still does).
+/// Play a counterexample again (exit 0: no longer reproduces; 1: still does):
+/// a platform's (from `baton run`) against a platform, an app's (from
+/// `baton certify-app`) against a running app.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Exit codes:\n  0  the counterexample no longer reproduces\n  1  it still reproduces\n  2  usage error or unreadable file\n  3  the target could not be reached or does not implement the control API"
+    after_help = "Exit codes:\n  0  the counterexample no longer reproduces\n  1  it still reproduces\n  2  usage error or unreadable file\n  3  the target could not be reached or does not implement the control API; for an app counterexample: the app could not be reached"
 )]
 pub struct ReplayArgs {
-    /// The counterexample JSON file written by `baton run`.
+    /// The counterexample JSON file written by `baton run` or `baton certify-app`.
     file: PathBuf,
     /// Graph API origin of the implementation [default: the embedded reference server].
     #[arg(long)]
@@ -126,6 +128,8 @@ pub struct ReplayArgs {
     /// report (the exit code still says whether it reproduces).
     #[arg(long, value_name = "FILE")]
     expect: Option<PathBuf>,
+    #[command(flatten)]
+    app: super::certify::AppReplayArgs,
 }
 
 fn parse_family(s: &str) -> Result<Family, String> {
@@ -289,14 +293,6 @@ pub fn run(a: RunArgs) -> ExitCode {
 }
 
 pub fn replay(a: ReplayArgs) -> ExitCode {
-    let target = match target(a.target, a.control, a.key) {
-        Ok(t) => t,
-        Err(e) => return usage(e),
-    };
-    let mutants = match mutants(&a.mutants) {
-        Ok(m) => m,
-        Err(code) => return code,
-    };
     let c = match Counterexample::load(&a.file) {
         Ok(c) => c,
         Err(e) => return usage(e),
@@ -307,6 +303,38 @@ pub fn replay(a: ReplayArgs) -> ExitCode {
             Err(e) => return usage(e),
         },
         None => Baseline::default(),
+    };
+    // An app's counterexample is played against an app, a platform's
+    // against a platform; the flags of the other kind are a usage error.
+    if c.subject == Subject::App {
+        if let Some(flag) = [
+            (a.target.is_some(), "--target"),
+            (a.control.is_some(), "--control"),
+            (!a.mutants.is_empty(), "--mutant"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+        {
+            return usage(format!(
+                "{} is an app counterexample (from baton certify-app): {flag} names a platform; replay it against your app with --webhook URL (or against baton's reference app with no --webhook, --app-mutant NAME for a faulty one)",
+                a.file.display()
+            ));
+        }
+        return super::certify::replay_app(&c, &a.file, a.app, a.report.as_deref(), &baseline);
+    }
+    if let Some(flag) = a.app.platform_flag() {
+        return usage(format!(
+            "{} is a platform counterexample (from baton run): {flag} is for app counterexamples; replay it with --target URL --key KEY (or against the embedded reference server with no --target)",
+            a.file.display()
+        ));
+    }
+    let target = match target(a.target, a.control, a.key) {
+        Ok(t) => t,
+        Err(e) => return usage(e),
+    };
+    let mutants = match mutants(&a.mutants) {
+        Ok(m) => m,
+        Err(code) => return code,
     };
     let graph = target
         .as_ref()

@@ -34,6 +34,15 @@ impl Subject {
         *self == Subject::Platform
     }
 
+    /// The flags `baton replay` takes to play a counterexample of this
+    /// subject against something else than baton's own reference.
+    pub fn replay_flags(self) -> &'static str {
+        match self {
+            Subject::Platform => "[--target URL --key KEY]",
+            Subject::App => "[--webhook URL]",
+        }
+    }
+
     /// `platform` or `app`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -4,9 +4,14 @@
 //! what a correct platform does; the diverging step is marked, with the
 //! expected and observed text of the divergence.
 //!
+//! An app's counterexample (`baton certify-app`) is drawn from what was
+//! recorded instead: the stimuli, every delivery to the app under test with
+//! its answer, and every Graph call the app made with the platform's answer.
+//!
 //! Rendered as Mermaid by [`super::markdown`] and as SVG by [`super::html`].
 
 use crate::harness::counterexample::Counterexample;
+use crate::harness::diff::{AppEvent, AppFailure, Difference};
 use crate::model::{
     Answer, Caller, ControlSuccess, GraphAnswer, InboxAction, Op, Party, State, apply,
 };
@@ -66,6 +71,9 @@ const USER: usize = 0;
 impl Diagram {
     /// The diagram of a counterexample: every step up to the diverging one.
     pub fn of(c: &Counterexample) -> Diagram {
+        if let Difference::App(f) = &c.divergence.difference {
+            return Diagram::of_app(c, f);
+        }
         let setup = &c.case.setup.setup;
         let n = setup.apps.len();
         let uses_anon = c
@@ -233,6 +241,161 @@ impl Diagram {
                 items,
                 diverges: true,
             });
+        }
+        Diagram {
+            participants,
+            steps,
+        }
+    }
+}
+
+impl Diagram {
+    /// The diagram of an app's counterexample: its recorded timeline up to
+    /// the violation. Lifelines: the user, the app under test (app 0), the
+    /// simulated apps, the Page Inbox and baton's platform.
+    fn of_app(c: &Counterexample, f: &AppFailure) -> Diagram {
+        let setup = &c.case.setup.setup;
+        let n = setup.apps.len();
+        let inbox = n + 1;
+        let platform = n + 2;
+        let mut participants = vec![Participant {
+            id: "U".into(),
+            label: "User".into(),
+        }];
+        for (i, a) in setup.apps.iter().enumerate() {
+            let primary = if setup.primary.is_some_and(|p| p.index() == i) {
+                ", primary"
+            } else {
+                ""
+            };
+            let what = if i == 0 {
+                "app under test"
+            } else {
+                "other app"
+            };
+            participants.push(Participant {
+                id: format!("A{i}"),
+                label: format!("{what} {i} ({}{primary})", a.app_id),
+            });
+        }
+        participants.push(Participant {
+            id: "I".into(),
+            label: "Page Inbox".into(),
+        });
+        participants.push(Participant {
+            id: "P".into(),
+            label: "baton platform".into(),
+        });
+        let app = 1;
+        let mut steps: Vec<Step> = Vec::new();
+        for (k, e) in f.timeline.iter().enumerate() {
+            if let AppEvent::Stimulus { index, op } = e {
+                steps.push(Step {
+                    index: *index,
+                    op: op.to_string(),
+                    items: Vec::new(),
+                    diverges: false,
+                });
+            } else if steps.is_empty() {
+                steps.push(Step {
+                    index: 0,
+                    op: "before the first stimulus".into(),
+                    items: Vec::new(),
+                    diverges: false,
+                });
+            }
+            let items = &mut steps.last_mut().expect("a step").items;
+            match e {
+                AppEvent::Stimulus { op, .. } => {
+                    let from = match op {
+                        Op::Graph(g) => match g.caller {
+                            Caller::App(a) => Some(1 + a.index()),
+                            _ => None,
+                        },
+                        Op::User(_) => Some(USER),
+                        Op::Inbox { .. } => Some(inbox),
+                        Op::Clock { .. } | Op::Roles { .. } | Op::Deliver(_) => None,
+                    };
+                    match (from, op) {
+                        (Some(from), Op::Graph(_)) => items.push(Item::Arrow {
+                            from,
+                            to: platform,
+                            kind: ArrowKind::Call,
+                            text: call_text(&op.to_string()),
+                        }),
+                        (Some(from), _) => items.push(Item::Arrow {
+                            from,
+                            to: platform,
+                            kind: ArrowKind::Call,
+                            text: user_or_inbox_text(op),
+                        }),
+                        (None, _) => items.push(Item::Note {
+                            over: (platform, platform),
+                            text: op.to_string(),
+                        }),
+                    }
+                }
+                AppEvent::Delivery {
+                    kind,
+                    events,
+                    answer,
+                } => {
+                    let evs: Vec<String> = events
+                        .iter()
+                        .map(|(ch, ev)| format!("[{ch}] {ev}"))
+                        .collect();
+                    let what = if evs.is_empty() {
+                        "a body of no known event".to_string()
+                    } else {
+                        evs.join("; ")
+                    };
+                    items.push(Item::Arrow {
+                        from: platform,
+                        to: app,
+                        kind: ArrowKind::Webhook,
+                        text: format!("({kind}) {what}"),
+                    });
+                    items.push(Item::Arrow {
+                        from: app,
+                        to: platform,
+                        kind: ArrowKind::Answer,
+                        text: answer.clone(),
+                    });
+                }
+                AppEvent::Call {
+                    op,
+                    answer,
+                    message,
+                } => {
+                    items.push(Item::Arrow {
+                        from: app,
+                        to: platform,
+                        kind: ArrowKind::Call,
+                        text: call_text(&op.to_string()),
+                    });
+                    let mut text = match answer {
+                        Answer::Graph(a) => GraphAnswer(a).to_string(),
+                        Answer::Control(Err(e)) => format!("refused: {e}"),
+                        Answer::Control(Ok(_)) => "ok".into(),
+                    };
+                    if let Some(m) = message {
+                        text = format!("{text}: {m}");
+                    }
+                    items.push(Item::Arrow {
+                        from: platform,
+                        to: app,
+                        kind: ArrowKind::Answer,
+                        text,
+                    });
+                }
+            }
+            if k == f.at {
+                break;
+            }
+        }
+        if let Some(last) = steps.last_mut() {
+            last.diverges = true;
+            last.items.extend(divergence_notes(&c.divergence, platform));
         }
         Diagram {
             participants,

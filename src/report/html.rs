@@ -306,8 +306,9 @@ fn counterexample_section(c: &CounterexampleEntry, reason: Option<&str>) -> Stri
     }
     let _ = writeln!(
         s,
-        "<p class=\"muted\">Replay: <code>baton replay {}.json [--target URL --key KEY]</code></p>",
-        escape(&c.id)
+        "<p class=\"muted\">Replay: <code>baton replay {}.json {}</code></p>",
+        escape(&c.id),
+        escape(ce.subject.replay_flags())
     );
     let _ = writeln!(s, "<ol class=\"steps\" start=\"0\">");
     for (i, op) in ce.case.ops.iter().enumerate() {

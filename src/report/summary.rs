@@ -68,8 +68,9 @@ impl RunReport {
                 let _ = writeln!(s, "saved: {} and {}", json.display(), snap.display());
                 let _ = writeln!(
                     s,
-                    "replay: baton replay {} [--target URL --key KEY]",
-                    json.display()
+                    "replay: baton replay {} {}",
+                    json.display(),
+                    c.subject.replay_flags()
                 );
             }
         }

@@ -53,7 +53,7 @@ pub fn case_from_bytes(data: &[u8]) -> Case {
         if e.is_exhausted() && !ops.is_empty() {
             break;
         }
-        let op = generate::next_op(&mut e, &st, &setup.psids, &cfg);
+        let op = generate::next_op_for(&mut e, &st, &setup, &cfg);
         apply(&mut st, &op);
         ops.push(op);
     }
@@ -90,10 +90,10 @@ mod arb {
             let cs = generate::setup(&mut e, &cfg, CASE_PAGE_ID);
             let mut st = State::new(cs.setup.clone());
             for _ in 0..warmup {
-                let op = generate::next_op(&mut e, &st, &cs.psids, &cfg);
+                let op = generate::next_op_for(&mut e, &st, &cs, &cfg);
                 apply(&mut st, &op);
             }
-            Ok(generate::next_op(&mut e, &st, &cs.psids, &cfg))
+            Ok(generate::next_op_for(&mut e, &st, &cs, &cfg))
         }
     }
 }

@@ -225,3 +225,44 @@ fn fuzz_corpus_writes_small_seed_sets() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Fuzz inputs reach Instagram threads too (the generator's default mix),
+/// and the dictionaries carry the Instagram words.
+#[test]
+fn fuzz_inputs_reach_instagram_threads_and_dictionaries_name_them() {
+    use baton::model::{State, apply};
+    let seed = 0x16_2026;
+    let mut rng = SplitMix64::new(seed);
+    let mut instagram = 0;
+    for _ in 0..200 {
+        let data: Vec<u8> = (0..200).map(|_| rng.next_u64() as u8).collect();
+        let case = case_from_bytes(&data);
+        let mut st = State::new(case.setup.setup.clone());
+        for op in &case.ops {
+            apply(&mut st, op);
+        }
+        if st
+            .threads
+            .keys()
+            .any(|p| st.surface(p).is_some_and(|s| s.is_instagram()))
+        {
+            instagram += 1;
+        }
+    }
+    assert!(
+        instagram >= 20,
+        "seed {seed}: only {instagram} of 200 inputs made an Instagram thread"
+    );
+    for dict in ["server_http", "wire_parse"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("fuzz/dict/{dict}.dict"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        for word in [
+            "\"instagram\"",
+            "\"1217981644879628\"",
+            "\"instagram_account_id\"",
+            "\"platform\"",
+        ] {
+            assert!(text.contains(word), "{} lacks {word}", path.display());
+        }
+    }
+}

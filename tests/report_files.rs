@@ -149,11 +149,17 @@ async fn mutant_fails_rule(m: Mutant, rule: &str) {
     for p in [
         "participant U as User",
         "participant A0 as app 0",
-        "participant I as Page Inbox",
         "participant P as Platform",
     ] {
         assert!(w.md.contains(p), "{p}");
     }
+    // The inbox lifeline: both inboxes on a page with an Instagram account.
+    assert!(
+        w.md.contains("participant I as Page Inbox\n")
+            || w.md.contains("participant I as Page/Instagram Inbox\n"),
+        "{}",
+        w.md
+    );
     assert!(w.md.contains("    rect rgb(255, 222, 222)\n"));
     assert!(w.md.contains(&format!("Note over U,P: DIVERGES here: {rule}")));
     assert!(w.md.contains("```diff\n- "));

@@ -160,3 +160,50 @@ async fn renderers_of_a_fixed_mutant_run() {
     snapshot("summary", summary);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An Instagram counterexample: the embedded server with the mutant
+/// `ig-page-inbox-accepted` (IG-2), seed 1, one job. The text names each
+/// user with its surface, the diagram labels the Instagram Inbox.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instagram_counterexample_names_the_surfaces() {
+    let mutant = Mutant::IgPageInboxAccepted;
+    println!("seed {SEED}, mutant {}, one job", mutant.name());
+    let dir = temp_dir("snapshots-ig");
+    let cfg = RunConfig {
+        seed: SEED,
+        cases: 2_000,
+        jobs: 1,
+        time_limit: None,
+        out_dir: dir.join("out"),
+        snapshot_dir: dir.join("snapshots"),
+        ..RunConfig::default()
+    };
+    let mut run = embedded::run(cfg, &[mutant]).await.unwrap();
+    assert_eq!(run.exit_code(), 1, "{}", run.summary());
+    let pinned = Pinned::pin(&mut run, &dir);
+    let c = &run.counterexamples[0];
+    assert_eq!(c.rule, Rule::Ig2, "{}", run.summary());
+    let text = pinned.text(&c.to_text());
+    assert!(
+        text.contains("IGSID ") && text.contains("(Instagram)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the Instagram Inbox is 1217981644879628"),
+        "{text}"
+    );
+    let diagram = Diagram::of(c);
+    assert!(
+        diagram
+            .participants
+            .iter()
+            .any(|p| p.label == "Page/Instagram Inbox"),
+        "{diagram:#?}"
+    );
+    insta::with_settings!({snapshot_path => "../snapshots", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!(
+            "report-ig-2-counterexample",
+            format!("{text}\n{}", markdown::mermaid(&diagram))
+        );
+    });
+}

@@ -167,3 +167,130 @@ fn only_restricts_the_families_and_lists_what_was_not_reached() {
     }
     assert!(!line.contains("TAKE-1"), "{line}");
 }
+
+/// A `baton serve` whose `info` leaves out `instagram`, killed when dropped.
+struct HiddenInstagram(std::process::Child, String);
+
+impl HiddenInstagram {
+    fn spawn(key: &str) -> HiddenInstagram {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
+            .args(["serve", "--port", "0", "--key", key])
+            .args(["--hide-feature", "instagram"])
+            .env_remove("BATON_KEY")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|l| l.strip_prefix("listening on ").map(str::to_string))
+            .expect("a `listening on` line");
+        HiddenInstagram(child, url)
+    }
+}
+
+impl Drop for HiddenInstagram {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn ig_verdicts(dir: &std::path::Path) -> Vec<(String, String)> {
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+    json["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["family"] == "IG")
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_string(),
+                r["verdict"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn assert_ig_not_applicable(dir: &std::path::Path) {
+    let ig = ig_verdicts(dir);
+    assert_eq!(ig.len(), 6, "{ig:?}");
+    assert!(ig.iter().all(|(_, v)| v == "not-applicable"), "{ig:?}");
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("not applicable: the run generated no Instagram threads"),
+        "{junit}"
+    );
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("Instagram skipped"), "{md}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("Instagram skipped"),
+        "the note is in the page"
+    );
+}
+
+#[test]
+fn a_target_without_instagram_is_certified_on_messenger_alone() {
+    let dir = workdir("no-ig");
+    let server = HiddenInstagram::spawn("K-no-ig");
+    let o = baton(
+        &[
+            "run", "--target", &server.1, "--key", "K-no-ig", "--cases", "40", "--seed", "5",
+            "--report", "rep",
+        ],
+        &dir,
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("verdict: CONFORMS"), "{t}");
+    assert_eq!(
+        t.matches("Instagram skipped: the target's info.features does not list instagram; IG rules are not-applicable")
+            .count(),
+        1,
+        "one clear line: {t}"
+    );
+    let line = t
+        .lines()
+        .find(|l| l.starts_with("rules exercised"))
+        .unwrap();
+    assert!(
+        !line.contains("IG-"),
+        "IG rules are not counted as not reached: {line}"
+    );
+    assert_ig_not_applicable(&dir.join("rep"));
+}
+
+#[test]
+fn skip_ig_generates_messenger_only_and_only_ig_instagram_heavy() {
+    let dir = workdir("skip-ig");
+    let o = baton(
+        &[
+            "run", "--skip", "IG", "--cases", "30", "--seed", "4", "--report", "rep",
+        ],
+        &dir,
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("Instagram skipped"), "{t}");
+    assert_ig_not_applicable(&dir.join("rep"));
+
+    let o = baton(
+        &[
+            "run", "--only", "IG", "--cases", "30", "--seed", "4", "--report", "rep2",
+        ],
+        &dir,
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(!t.contains("Instagram skipped"), "{t}");
+    let ig = ig_verdicts(&dir.join("rep2"));
+    assert!(
+        ig.iter().any(|(id, v)| id == "IG-1" && v == "pass"),
+        "every case has Instagram threads: {ig:?}"
+    );
+}

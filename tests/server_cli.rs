@@ -148,3 +148,15 @@ fn an_empty_key_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--key"));
 }
+
+#[test]
+fn an_unknown_hidden_feature_exits_2_naming_the_features() {
+    let out = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["serve", "--port", "0", "--key", "k", "--hide-feature", "ig"])
+        .env_remove("BATON_KEY")
+        .output()
+        .expect("run baton");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("\"ig\"") && err.contains("instagram"), "{err}");
+}

@@ -891,6 +891,7 @@ pub async fn certify(cfg: CertifyConfig) -> Result<RunReport, RunError> {
         rule_counts: counts,
         expect: cfg.expect.clone(),
         config: cfg.redacted(),
+        left_out: Vec::new(),
     })
 }
 

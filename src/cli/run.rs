@@ -199,8 +199,27 @@ pub fn run(a: RunArgs) -> ExitCode {
             return usage(e);
         }
     }
-    if !a.only.is_empty() || !a.skip.is_empty() {
-        let (only, skip) = (a.only.clone(), a.skip.clone());
+    // IG is no kind of operation but the surface of a thread: every kind
+    // is generated on Instagram threads too. `--skip IG` generates none,
+    // `--only IG` nothing but (on top of any other families named).
+    let (only, skip): (Vec<Family>, Vec<Family>) = (
+        a.only
+            .iter()
+            .copied()
+            .filter(|f| *f != Family::Ig)
+            .collect(),
+        a.skip
+            .iter()
+            .copied()
+            .filter(|f| *f != Family::Ig)
+            .collect(),
+    );
+    if a.skip.contains(&Family::Ig) {
+        cfg.generator.instagram_percent = 0;
+    } else if a.only.contains(&Family::Ig) {
+        cfg.generator.instagram_percent = 100;
+    }
+    if !only.is_empty() || !skip.is_empty() {
         cfg.generator
             .weights
             .restrict(&|f| (only.is_empty() || only.contains(&f)) && !skip.contains(&f));

@@ -2,6 +2,7 @@
 
 use super::{mutants, runtime};
 use baton::server::{Mutant, Mutants, RunningServer, ServerConfig, generate_key};
+use baton::wire::control::ALL_FEATURES;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
@@ -21,6 +22,10 @@ pub struct ServeArgs {
     /// Print every mutant with the rule it breaks, and exit.
     #[arg(long)]
     list_mutants: bool,
+    /// Leave this feature out of `info` (repeatable), to play a target that
+    /// lacks it, e.g. `instagram`; see the control API's feature list.
+    #[arg(long = "hide-feature", value_name = "FEATURE")]
+    hide_features: Vec<String>,
 }
 
 pub fn serve(args: ServeArgs) -> ExitCode {
@@ -46,8 +51,20 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             k
         }
     };
+    if let Some(f) = args
+        .hide_features
+        .iter()
+        .find(|f| !ALL_FEATURES.contains(&f.as_str()))
+    {
+        eprintln!(
+            "error: --hide-feature {f:?} is not a feature of the control API; features: {}",
+            ALL_FEATURES.join(", ")
+        );
+        return ExitCode::from(2);
+    }
     let mut config = ServerConfig::new(key);
     config.mutants = Mutants::new(mutants);
+    config.hidden_features = args.hide_features;
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,

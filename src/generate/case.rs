@@ -244,6 +244,8 @@ fn branch_op(e: &mut impl Entropy, st: &State, psid: &str, actor: Actor, take: b
                     Some(3) => Call::Pass {
                         psid: p,
                         target: match e.below(8) {
+                            // The inbox of the thread's own surface.
+                            0 if platform.is_instagram() => Some(AppRef::InstagramInbox),
                             0 => Some(AppRef::PageInbox),
                             1 => None,
                             _ => Some(AppRef::App(AppIx(e.below(n_apps) as u8))),
@@ -315,6 +317,47 @@ mod tests {
             nth_concurrent_case(1, 5, &cfg, 40),
             nth_concurrent_case(1, 5, &cfg, 40)
         );
+    }
+
+    /// Concurrent cases race Instagram threads too, with the Instagram
+    /// Inbox among the pass targets; Messenger-only ones never do.
+    #[test]
+    fn concurrent_branches_race_instagram_threads_too() {
+        let count = |cfg: &GenConfig| {
+            let (mut ig_ops, mut ig_inbox) = (0, 0);
+            for i in 0..300 {
+                let cc = nth_concurrent_case(9, i, cfg, 40);
+                let mut st = State::new(cc.setup.setup.clone());
+                for op in &cc.ops {
+                    apply(&mut st, op);
+                }
+                for op in cc.branches.iter().flatten() {
+                    let p = op.psid().expect("PSID-scoped");
+                    if st.surface(p).is_some_and(|s| s.is_instagram()) {
+                        ig_ops += 1;
+                        if let Op::Graph(g) = op
+                            && matches!(
+                                g.call,
+                                Call::Pass {
+                                    target: Some(AppRef::InstagramInbox),
+                                    ..
+                                }
+                            )
+                        {
+                            ig_inbox += 1;
+                        }
+                    }
+                }
+            }
+            (ig_ops, ig_inbox)
+        };
+        let (ig_ops, ig_inbox) = count(&GenConfig::default());
+        assert!(
+            ig_ops >= 100,
+            "only {ig_ops} branch operations on Instagram threads"
+        );
+        assert!(ig_inbox >= 1, "no pass to the Instagram Inbox in a branch");
+        assert_eq!(count(&GenConfig::default().messenger_only()), (0, 0));
     }
 
     /// Neighbouring cases do not share draws (a stream shifted by one or two

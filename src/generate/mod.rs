@@ -18,6 +18,7 @@ pub mod stimuli;
 pub use case::{CASE_PAGE_ID, Case, branches, case_rng, nth_case, nth_concurrent_case};
 pub use entropy::{Bytes, Entropy, SplitMix64, Tape};
 pub use ops::{
-    CaseSetup, DEFECTS, GenConfig, START_MS, Weights, case, code_points, next_op, setup,
+    CaseSetup, DEFECTS, GenConfig, START_MS, Weights, case, code_points, next_op, next_op_for,
+    setup,
 };
 pub use points::Point;

@@ -11,7 +11,7 @@ use super::config::Subject;
 use super::diff::Divergence;
 use super::shrink::ShrinkStats;
 use crate::generate::Case;
-use crate::model::Rule;
+use crate::model::{INSTAGRAM_INBOX_APP_ID, Rule, Surface};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -131,6 +131,26 @@ impl Counterexample {
             };
             let _ = writeln!(s, "  app {i} = app_id {} {:?}{flags}", a.app_id, a.name);
         }
+        let users = &self.case.setup;
+        if let Some(ig) = &setup.instagram_account_id {
+            let _ = writeln!(
+                s,
+                "  Instagram account {ig} (the Instagram Inbox is {})",
+                INSTAGRAM_INBOX_APP_ID
+            );
+        }
+        let threads: Vec<String> = users
+            .psids
+            .iter()
+            .map(|p| Surface::Messenger.user_label(p))
+            .chain(
+                users
+                    .igsids
+                    .iter()
+                    .map(|p| Surface::Instagram.user_label(p)),
+            )
+            .collect();
+        let _ = writeln!(s, "  users: {}", threads.join(", "));
         let _ = writeln!(s, "steps:");
         for (i, op) in self.case.ops.iter().enumerate() {
             let mark = if i == d.step && !d.concurrent {

@@ -19,7 +19,7 @@ use super::session::{DriverOptions, TraceStep};
 use super::shrink::{self, Budget, Replayer};
 use super::target::{Target, TargetError, info};
 use crate::generate::{CASE_PAGE_ID, Case};
-use crate::model::{Rule, RuleSet};
+use crate::model::{Family, Rule, RuleSet};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -52,6 +52,9 @@ pub struct RunReport {
     pub expect: BTreeMap<Rule, String>,
     /// The configuration, secrets redacted ([`RunConfig::redacted`]).
     pub config: serde_json::Value,
+    /// Rule families the run left out on purpose (IG without Instagram
+    /// threads): their rules are not-applicable in every report.
+    pub left_out: Vec<Family>,
 }
 
 impl RunReport {
@@ -76,12 +79,18 @@ impl RunReport {
         }
     }
 
+    /// Whether the run certifies `rule`: one of its subject's, and not of a
+    /// family it left out.
+    pub fn applies(&self, rule: Rule) -> bool {
+        self.subject.applies(rule) && !self.left_out.contains(&rule.family())
+    }
+
     /// The rules of the run's subject no step exercised.
     pub fn not_reached(&self) -> Vec<Rule> {
         Rule::ALL
             .iter()
             .copied()
-            .filter(|r| self.subject.applies(*r) && !self.exercised.contains(*r))
+            .filter(|r| self.applies(*r) && !self.exercised.contains(*r))
             .collect()
     }
 }
@@ -92,8 +101,12 @@ struct Features {
     opts: DriverOptions,
     clock: bool,
     roles: bool,
+    instagram: bool,
     notes: Vec<String>,
 }
+
+/// The line a run prints when it generates no Instagram threads.
+pub const INSTAGRAM_SKIPPED: &str = "Instagram skipped: the target's info.features does not list instagram; IG rules are not-applicable";
 
 /// Reads the target's capabilities (`info`, which also checks the key).
 async fn features(target: &dyn Target, quiet: Duration) -> Result<Features, RunError> {
@@ -127,6 +140,7 @@ async fn features(target: &dyn Target, quiet: Duration) -> Result<Features, RunE
         opts: DriverOptions::for_features(&info.features, quiet),
         clock: has("clock"),
         roles: has("roles"),
+        instagram: has("instagram"),
         notes,
     })
 }
@@ -163,6 +177,21 @@ pub async fn run_on(cfg: RunConfig, target: Arc<dyn Target>) -> Result<RunReport
     if !features.roles {
         cfg.generator.weights.roles = 0;
     }
+    let mut notes = features.notes;
+    if !features.instagram {
+        cfg.generator.instagram_percent = 0;
+        notes.push(INSTAGRAM_SKIPPED.to_string());
+    } else if cfg.generator.instagram_percent == 0 {
+        notes.push(
+            "Instagram skipped: the run was told to generate no Instagram threads (--skip IG); IG rules are not-applicable"
+                .to_string(),
+        );
+    }
+    let left_out = if cfg.generator.instagram_percent == 0 {
+        vec![Family::Ig]
+    } else {
+        Vec::new()
+    };
     let id = run_id();
     let page_prefix = u32::from_str_radix(&id[..7], 16).unwrap_or(0) % 9_000_000 + 1_000_000;
     let jobs = cfg.jobs;
@@ -214,7 +243,6 @@ pub async fn run_on(cfg: RunConfig, target: Arc<dyn Target>) -> Result<RunReport
         written.push(json);
         written.push(snap);
     }
-    let mut notes = features.notes;
     if tally.undecided > 0 {
         notes.push(format!(
             "{} concurrent thread histories were undecided: the linearizability search hit its bound (not counted as failures)",
@@ -238,6 +266,7 @@ pub async fn run_on(cfg: RunConfig, target: Arc<dyn Target>) -> Result<RunReport
         rule_counts: tally.counts,
         expect: cfg.expect.clone(),
         config: cfg.redacted(),
+        left_out,
     })
 }
 

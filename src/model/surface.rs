@@ -73,6 +73,23 @@ impl Surface {
         *self == Surface::Messenger
     }
 
+    /// A user id as reports name it, with its surface: `PSID 1 (Messenger)`,
+    /// `IGSID 5 (Instagram)`.
+    pub fn user_label(self, id: &str) -> String {
+        match self {
+            Surface::Messenger => format!("PSID {id} (Messenger)"),
+            Surface::Instagram => format!("IGSID {id} (Instagram)"),
+        }
+    }
+
+    /// The inbox of this surface, as reports name it.
+    pub fn inbox_label(self) -> &'static str {
+        match self {
+            Surface::Messenger => "Page Inbox",
+            Surface::Instagram => "Instagram Inbox",
+        }
+    }
+
     pub fn is_instagram(&self) -> bool {
         *self == Surface::Instagram
     }

@@ -155,7 +155,7 @@ impl Report {
                 let named: Vec<&CounterexampleEntry> =
                     entries.iter().filter(|e| e.rules.contains(&rule)).collect();
                 let exercised = r.rule_counts.get(rule);
-                let verdict = if !r.subject.applies(rule) {
+                let verdict = if !r.applies(rule) {
                     Verdict::NotApplicable
                 } else if named.iter().any(|e| e.strict) {
                     Verdict::Fail
@@ -288,6 +288,7 @@ impl Report {
             rule_counts,
             expect,
             config,
+            left_out: Vec::new(),
         };
         let mut report = Report::from_run(&run);
         report.kind = "replay".into();

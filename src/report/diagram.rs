@@ -13,7 +13,7 @@
 use crate::harness::counterexample::Counterexample;
 use crate::harness::diff::{AppEvent, AppFailure, Difference};
 use crate::model::{
-    Answer, Caller, ControlSuccess, GraphAnswer, InboxAction, Op, Party, State, apply,
+    Answer, Caller, ControlSuccess, GraphAnswer, InboxAction, Op, Party, State, Surface, apply,
 };
 
 /// A lifeline.
@@ -107,9 +107,14 @@ impl Diagram {
                 label: "no valid token".into(),
             });
         }
+        // One lifeline for both inboxes: on a page with an Instagram account
+        // it is labelled so, and the arrows name the inbox that acts.
         participants.push(Participant {
             id: "I".into(),
-            label: "Page Inbox".into(),
+            label: match setup.instagram_account_id {
+                Some(_) => "Page/Instagram Inbox".into(),
+                None => "Page Inbox".into(),
+            },
         });
         participants.push(Participant {
             id: "P".into(),
@@ -168,8 +173,11 @@ impl Diagram {
                     to: USER,
                     kind: ArrowKind::ToUser,
                     text: format!(
-                        "psid {}: {} from {from} {:?}",
-                        r.psid,
+                        "{}: {} from {from} {:?}",
+                        match state.surface(&r.psid) {
+                            Some(Surface::Instagram) => Surface::Instagram.user_label(&r.psid),
+                            _ => format!("psid {}", r.psid),
+                        },
                         r.entry.kind.as_str(),
                         r.entry.text
                     ),
@@ -441,6 +449,18 @@ fn call_text(op: &str) -> String {
 fn user_or_inbox_text(op: &Op) -> String {
     match op {
         Op::User(u) => u.to_string(),
+        Op::Inbox {
+            psid,
+            action,
+            platform: Surface::Instagram,
+        } => {
+            let who = Surface::Instagram.user_label(psid);
+            let inbox = Surface::Instagram.inbox_label();
+            match action {
+                InboxAction::Reply { text } => format!("{inbox}: {who} reply {text:?}"),
+                a => format!("{inbox}: {who} {}", a.as_str()),
+            }
+        }
         Op::Inbox { psid, action, .. } => match action {
             InboxAction::Reply { text } => format!("psid {psid} reply {text:?}"),
             a => format!("psid {psid} {}", a.as_str()),

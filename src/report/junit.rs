@@ -23,6 +23,9 @@ enum Outcome {
 fn outcome(r: &RuleEntry) -> Outcome {
     match r.verdict {
         Verdict::NotReached => Outcome::Skipped("not reached in this run".into()),
+        Verdict::NotApplicable if r.family == "IG" => Outcome::Skipped(
+            "not applicable: the run generated no Instagram threads (the target lacks `instagram`, or --skip IG)".into(),
+        ),
         Verdict::NotApplicable => {
             Outcome::Skipped("not applicable: advice for apps, not checked on a platform".into())
         }

@@ -20,10 +20,7 @@ impl RunReport {
             secs,
             self.steps as f64 / secs
         );
-        let applicable = Rule::ALL
-            .iter()
-            .filter(|r| self.subject.applies(**r))
-            .count();
+        let applicable = Rule::ALL.iter().filter(|r| self.applies(**r)).count();
         let not_reached = self.not_reached();
         let _ = write!(
             s,

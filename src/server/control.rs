@@ -48,7 +48,11 @@ pub(super) async fn handle(State(platform): State<Arc<Platform>>, req: Request) 
                 name: "baton reference server".into(),
                 version: env!("CARGO_PKG_VERSION").into(),
                 profiles: vec!["hop".into()],
-                features: ALL_FEATURES.iter().map(|f| f.to_string()).collect(),
+                features: ALL_FEATURES
+                    .iter()
+                    .filter(|f| !platform.config.hidden_features.iter().any(|h| h == *f))
+                    .map(|f| f.to_string())
+                    .collect(),
             })
             .expect("plain JSON"),
         ),

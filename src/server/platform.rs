@@ -70,6 +70,9 @@ pub struct ServerConfig {
     /// Told of every operation a page decides (app certification records
     /// an app's calls with it; the console shows them).
     pub observer: Option<DecideObserver>,
+    /// Features `info` leaves out (`baton serve --hide-feature`), to play a
+    /// target that lacks them; the server still behaves the same.
+    pub hidden_features: Vec<String>,
 }
 
 impl ServerConfig {
@@ -79,6 +82,7 @@ impl ServerConfig {
             mutants: Mutants::none(),
             delivery: DeliveryConfig::default(),
             observer: None,
+            hidden_features: Vec::new(),
         }
     }
 }

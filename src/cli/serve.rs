@@ -65,6 +65,9 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             println!("mutant on: {} (breaks {})", m.name(), m.rule().id());
         }
         println!("listening on {}", server.url());
+        if let Some(path) = server.platform.console_login_path() {
+            println!("console (login link, works once): {}{path}", server.url());
+        }
         let _ = tokio::signal::ctrl_c().await;
         println!("shutting down");
         server.stop().await;

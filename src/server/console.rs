@@ -6,15 +6,10 @@
 //! Secrets are compared with [`ct_eq`] (constant time); the login token is
 //! consumed by its first use.
 
-use super::platform::{Platform, generate_key};
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, header};
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-/// The console page, self-contained (no external resources).
-const PAGE: &str = include_str!("console.html");
 /// The session cookie's name.
 pub const COOKIE: &str = "baton_console";
 
@@ -32,16 +27,11 @@ pub struct Console {
     sessions: Mutex<HashSet<String>>,
 }
 
-impl Default for Console {
-    fn default() -> Self {
-        Console::new()
-    }
-}
-
 impl Console {
-    pub fn new() -> Console {
+    /// A console whose one-time login token is `login`.
+    pub fn new(login: String) -> Console {
         Console {
-            login: Mutex::new(Some(generate_key())),
+            login: Mutex::new(Some(login)),
             sessions: Mutex::new(HashSet::new()),
         }
     }
@@ -56,8 +46,8 @@ impl Console {
             .map(|t| format!("/console?token={t}"))
     }
 
-    /// Consumes the login token if `token` is it; returns a new session id.
-    fn redeem(&self, token: &str) -> Option<String> {
+    /// Consumes the login token if `token` is it and opens `session`.
+    pub(super) fn redeem(&self, token: &str, session: String) -> Option<String> {
         let mut login = self.login.lock().expect("console lock");
         let ok = login
             .as_deref()
@@ -66,7 +56,6 @@ impl Console {
             return None;
         }
         *login = None;
-        let session = generate_key();
         self.sessions
             .lock()
             .expect("console lock")
@@ -74,7 +63,7 @@ impl Console {
         Some(session)
     }
 
-    fn has_session(&self, headers: &HeaderMap) -> bool {
+    pub(super) fn has_session(&self, headers: &HeaderMap) -> bool {
         let Some(id) = session_cookie(headers) else {
             return false;
         };
@@ -97,72 +86,6 @@ fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-fn query_token(query: &str) -> Option<&str> {
-    query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == "token")
-        .map(|(_, v)| v)
-}
-
-fn unauthorized() -> Response {
-    (
-        StatusCode::UNAUTHORIZED,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "not logged in to the console: open the URL `baton serve` printed at start \
-         (its login token works once; restart the server for a new one)\n",
-    )
-        .into_response()
-}
-
-/// `GET /console[?token=...]`.
-pub(super) async fn page(State(platform): State<Arc<Platform>>, req: Request) -> Response {
-    let console = &platform.console;
-    if let Some(token) = req.uri().query().and_then(query_token) {
-        return match console.redeem(token) {
-            Some(session) => (
-                StatusCode::SEE_OTHER,
-                [
-                    (
-                        header::SET_COOKIE,
-                        format!("{COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/console"),
-                    ),
-                    (header::LOCATION, "/console".to_string()),
-                ],
-            )
-                .into_response(),
-            None => unauthorized(),
-        };
-    }
-    if !console.has_session(req.headers()) {
-        return unauthorized();
-    }
-    (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        PAGE,
-    )
-        .into_response()
-}
-
-/// `GET /console/state`: the ids of the pages the server knows.
-pub(super) async fn state(State(platform): State<Arc<Platform>>, req: Request) -> Response {
-    if !platform.console.has_session(req.headers()) {
-        return unauthorized();
-    }
-    let mut pages: Vec<String> = platform
-        .pages
-        .read()
-        .expect("pages lock")
-        .keys()
-        .cloned()
-        .collect();
-    pages.sort();
-    axum::Json(serde_json::json!({ "pages": pages })).into_response()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,12 +100,15 @@ mod tests {
 
     #[test]
     fn login_token_is_single_use() {
-        let c = Console::new();
+        let c = Console::new("t0ken".into());
         let path = c.login_path().expect("fresh token");
-        let token = query_token(path.split_once('?').unwrap().1).unwrap();
-        assert!(c.redeem("wrong").is_none());
-        assert!(c.redeem(token).is_some());
-        assert!(c.redeem(token).is_none(), "second use must fail");
+        let token = path.strip_prefix("/console?token=").expect("login path");
+        assert!(c.redeem("wrong", "s1".into()).is_none());
+        assert!(c.redeem(token, "s2".into()).is_some());
+        assert!(
+            c.redeem(token, "s3".into()).is_none(),
+            "second use must fail"
+        );
         assert!(c.login_path().is_none());
     }
 }

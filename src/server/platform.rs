@@ -178,7 +178,7 @@ impl Platform {
             resets: AtomicU64::new(0),
             webhook_posts: Arc::new(AtomicU64::new(0)),
             requests: AtomicU64::new(0),
-            console: super::console::Console::new(),
+            console: super::console::Console::new(generate_key()),
         })
     }
 

@@ -81,7 +81,17 @@ async fn info(url: &str, key: &str) -> u16 {
 async fn serve_prints_where_it_listens() {
     let s = Serve::spawn(&["--port", "0", "--key", "K-cli-test"]);
     let (lines, url) = s.until_listening();
-    assert_eq!(lines.len(), 1, "{lines:?}");
+    // The console's one-time login link, then the ready line.
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].starts_with("console (login link, works once): http://127.0.0.1:")
+            && lines[0].contains("/console?token="),
+        "{lines:?}"
+    );
+    assert!(
+        !lines[0].contains("K-cli-test"),
+        "the control key is not in the link"
+    );
     let port: u16 = url
         .strip_prefix("http://127.0.0.1:")
         .unwrap_or_else(|| panic!("{url}"))

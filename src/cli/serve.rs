@@ -81,6 +81,11 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         for m in server.platform.config().mutants.list() {
             println!("mutant on: {} (breaks {})", m.name(), m.rule().id());
         }
+        // The console's line comes before "listening on", which stays the
+        // last line (the one scripts wait for).
+        if let Some(path) = server.platform.console_login_path() {
+            println!("console (login link, works once): {}{path}", server.url());
+        }
         println!("listening on {}", server.url());
         let _ = tokio::signal::ctrl_c().await;
         println!("shutting down");

@@ -18,8 +18,10 @@ use std::sync::Arc;
 pub(super) async fn handle(State(platform): State<Arc<Platform>>, req: Request) -> Response {
     platform.count_request();
     let (parts, body) = req.into_parts();
-    let key_ok = parts.headers.get(KEY_HEADER).and_then(|v| v.to_str().ok())
-        == Some(platform.config.key.as_str());
+    let key_ok = parts
+        .headers
+        .get(KEY_HEADER)
+        .is_some_and(|v| super::console::ct_eq(v.as_bytes(), platform.config.key.as_bytes()));
     if !key_ok {
         return reply(
             StatusCode::UNAUTHORIZED,

@@ -13,6 +13,8 @@
 //! wait on each other. Webhook deliveries are queued while the lock is held,
 //! so their order is the order of the decisions.
 
+pub mod console;
+mod console_web;
 mod control;
 pub mod delivery;
 mod graph;
@@ -33,6 +35,8 @@ impl Platform {
     /// everywhere else.
     pub fn router(self: &Arc<Platform>) -> Router {
         Router::new()
+            .route("/console", axum::routing::get(console_web::page))
+            .route("/console/state", axum::routing::get(console_web::state))
             .route("/conformance", axum::routing::any(control::handle))
             // `{*rest}` does not match an empty rest: without this route
             // `/conformance/` fell through to the Graph API (no key check,

@@ -163,6 +163,8 @@ pub struct Platform {
     /// Requests the handlers answered (Graph and control API, refusals
     /// included).
     pub(super) requests: AtomicU64,
+    /// The console's login token and sessions.
+    pub(super) console: super::console::Console,
 }
 
 impl Platform {
@@ -180,7 +182,13 @@ impl Platform {
             resets: AtomicU64::new(0),
             webhook_posts: Arc::new(AtomicU64::new(0)),
             requests: AtomicU64::new(0),
+            console: super::console::Console::new(generate_key()),
         })
+    }
+
+    /// The console's path with its one-time login token (`None` once used).
+    pub fn console_login_path(&self) -> Option<String> {
+        self.console.login_path()
     }
 
     pub fn config(&self) -> &ServerConfig {

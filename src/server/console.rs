@@ -1,0 +1,114 @@
+//! The `baton serve` console's front door: a one-time login token printed
+//! in the ready URL (as Jupyter does) that, once used, becomes an HttpOnly
+//! session cookie. Without a session every console route answers 401 and
+//! shows nothing of the page.
+//!
+//! Secrets are compared with [`ct_eq`] (constant time); the login token is
+//! consumed by its first use.
+
+use axum::http::{HeaderMap, header};
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+/// The session cookie's name.
+pub const COOKIE: &str = "baton_console";
+
+/// Compares two secrets in time that depends only on their lengths.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Login token and open sessions.
+pub struct Console {
+    login: Mutex<Option<String>>,
+    sessions: Mutex<HashSet<String>>,
+}
+
+impl Console {
+    /// A console whose one-time login token is `login`.
+    pub fn new(login: String) -> Console {
+        Console {
+            login: Mutex::new(Some(login)),
+            sessions: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// The path with the login token, to print once at start; `None` once
+    /// the token was used.
+    pub fn login_path(&self) -> Option<String> {
+        self.login
+            .lock()
+            .expect("console lock")
+            .as_ref()
+            .map(|t| format!("/console?token={t}"))
+    }
+
+    /// Consumes the login token if `token` is it and opens `session`.
+    pub(super) fn redeem(&self, token: &str, session: String) -> Option<String> {
+        let mut login = self.login.lock().expect("console lock");
+        let ok = login
+            .as_deref()
+            .is_some_and(|t| ct_eq(t.as_bytes(), token.as_bytes()));
+        if !ok {
+            return None;
+        }
+        *login = None;
+        self.sessions
+            .lock()
+            .expect("console lock")
+            .insert(session.clone());
+        Some(session)
+    }
+
+    pub(super) fn has_session(&self, headers: &HeaderMap) -> bool {
+        let Some(id) = session_cookie(headers) else {
+            return false;
+        };
+        let sessions = self.sessions.lock().expect("console lock");
+        // Constant time per stored session: no early exit on a prefix match.
+        sessions
+            .iter()
+            .fold(false, |found, s| found | ct_eq(s.as_bytes(), id.as_bytes()))
+    }
+}
+
+fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ct_eq_compares_whole_secrets() {
+        assert!(ct_eq(b"abc", b"abc"));
+        assert!(!ct_eq(b"abc", b"abd"));
+        assert!(!ct_eq(b"abc", b"ab"));
+        assert!(ct_eq(b"", b""));
+    }
+
+    #[test]
+    fn login_token_is_single_use() {
+        let c = Console::new("t0ken".into());
+        let path = c.login_path().expect("fresh token");
+        let token = path.strip_prefix("/console?token=").expect("login path");
+        assert!(c.redeem("wrong", "s1".into()).is_none());
+        assert!(c.redeem(token, "s2".into()).is_some());
+        assert!(
+            c.redeem(token, "s3".into()).is_none(),
+            "second use must fail"
+        );
+        assert!(c.login_path().is_none());
+    }
+}

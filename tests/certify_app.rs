@@ -12,7 +12,8 @@
 //! app was configured with; the defaults are the reference app's, as
 //! `baton certify-app` prints them), `BATON_APP_PORT`, `BATON_CASES`
 //! (default 48), `BATON_SEED` (default 1, printed), `BATON_STRICT=1`
-//! (fail on SHOULD rules too).
+//! (fail on SHOULD rules too), `BATON_APP_INSTAGRAM=1` (the app handles
+//! the linked Instagram account too: `--instagram`).
 //!
 //! For the reference app the verdict of every BP and APP rule is
 //! snapshotted (`snapshots/certify-app-verdicts.snap`); an app of your own
@@ -75,6 +76,7 @@ async fn certify_the_app() {
     cfg.seed = seed;
     cfg.cases = cases;
     cfg.strict = env("BATON_STRICT").is_some();
+    cfg.instagram = env("BATON_APP_INSTAGRAM").is_some();
     cfg.out_dir = dir.join("counterexamples");
     cfg.snapshot_dir = dir.join("snapshots");
     let result = certify(cfg).await;

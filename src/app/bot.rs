@@ -28,7 +28,7 @@
 //!   takes) control before its second message; in fact before its first,
 //!   except for a last goodbye.
 
-use super::config::{DAY_MS, PAGE_INBOX_APP_ID};
+use super::config::{DAY_MS, INSTAGRAM_INBOX_APP_ID, PAGE_INBOX_APP_ID};
 use super::event::{Channel, Incoming, Kind};
 use super::mutants::AppMutant;
 use serde_json::{Value, json};
@@ -146,6 +146,9 @@ pub struct Thread {
     pub want: Option<Want>,
     /// The last thing the user wrote, for the hand-over's metadata.
     pub last_text: String,
+    /// The user is on Instagram (its events come as `"object":"instagram"`):
+    /// a hand-over to a person goes to the Instagram Inbox.
+    pub instagram: bool,
     /// Whether this turn already asked `thread_owner`.
     asked: bool,
     calls: usize,
@@ -163,6 +166,7 @@ impl Thread {
             sent_while_idle: false,
             want: None,
             last_text: String::new(),
+            instagram: false,
             asked: false,
             calls: 0,
             touched: 0,
@@ -270,6 +274,8 @@ impl Bot {
         let t = self.thread_mut(&psid);
         t.now = t.now.max(ev.timestamp);
         t.latest = ev.channel;
+        // A user id is on one surface for good (instagram.md).
+        t.instagram |= ev.instagram;
         // Whether the bot owned the thread up to this event (EXP-1: a
         // deadline reached exactly has lapsed).
         let still_mine = t.owner == Owner::Me && (t.now < t.deadline || ignores_lapse);
@@ -538,7 +544,12 @@ fn plan(t: &mut Thread, f: Flags) -> Option<Call> {
         Want::Handover { notice_sent } => match t.owner {
             _ if owned && !notice_sent => Some(Call::Send(handover_notice())),
             _ if owned => Some(Call::Pass {
-                target: PAGE_INBOX_APP_ID.to_string(),
+                target: if t.instagram {
+                    INSTAGRAM_INBOX_APP_ID
+                } else {
+                    PAGE_INBOX_APP_ID
+                }
+                .to_string(),
                 metadata: metadata("the user asked for a person", &t.last_text),
             }),
             Owner::Idle => Some(acquire()),
@@ -811,6 +822,7 @@ mod tests {
             psid: Some(U.to_string()),
             timestamp: ts,
             kind,
+            instagram: false,
         }
     }
 
@@ -863,6 +875,7 @@ mod tests {
             kind: Kind::Roles {
                 primary: Some(primary),
             },
+            instagram: false,
         }
     }
 
@@ -934,6 +947,31 @@ mod tests {
         // Just before the lapse it still knows it owns the thread.
         let calls = turn(&mut b, &mut p, &[msg(T0 + 2 * DAY_MS - 1, "order")]);
         assert_eq!(edges(&calls), ["messages"]);
+    }
+
+    /// IG-2: on an Instagram thread a person answers in the Instagram
+    /// Inbox; the Page Inbox id would be an unknown target there.
+    #[test]
+    fn ig_2_hands_an_instagram_thread_to_the_instagram_inbox() {
+        let on_ig = |e: Incoming| Incoming {
+            instagram: true,
+            ..e
+        };
+        let mut b = bot(&[]);
+        let mut p = Platform::new(true);
+        turn(&mut b, &mut p, &[roles(true)]);
+        p.set_owner(Some(ME));
+        let calls = turn(&mut b, &mut p, &[on_ig(msg(T0, "hi"))]);
+        assert_eq!(edges(&calls), ["messages"]);
+        let calls = turn(
+            &mut b,
+            &mut p,
+            &[on_ig(tap(Channel::Messaging, T0 + 10, HANDOVER))],
+        );
+        assert_eq!(edges(&calls), ["messages", "pass_thread_control"]);
+        assert_eq!(target(&calls[1]), INSTAGRAM_INBOX_APP_ID);
+        // A later Messenger-looking event does not move the user back.
+        assert!(b.thread(U).unwrap().instagram);
     }
 
     #[test]
@@ -1272,6 +1310,7 @@ mod tests {
                 psid: None,
                 timestamp: T0,
                 kind: Kind::Roles { primary: None },
+                instagram: false,
             },
         ];
         assert!(turn(&mut b, &mut p, &quiet).is_empty());

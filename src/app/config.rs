@@ -7,6 +7,9 @@ use std::fmt;
 
 /// The Page Inbox's app id: the target of a hand-over to a person.
 pub const PAGE_INBOX_APP_ID: &str = "263902037430900";
+/// The Instagram Inbox's app id: where a person answers an Instagram
+/// thread (IG-2; the Page Inbox id is an unknown target there).
+pub const INSTAGRAM_INBOX_APP_ID: &str = "1217981644879628";
 
 /// Control lapses this long after the last activity (EXP-1).
 pub const DAY_MS: u64 = 86_400_000;

@@ -31,6 +31,9 @@ pub struct Incoming {
     /// The platform's clock when it happened, in ms.
     pub timestamp: u64,
     pub kind: Kind,
+    /// It came in an `"object":"instagram"` delivery: the user is an
+    /// IGSID, and a person answers in the Instagram Inbox (IG-2, IG-3).
+    pub instagram: bool,
 }
 
 /// What happened.
@@ -160,6 +163,8 @@ impl Id {
 #[derive(Deserialize)]
 struct Envelope {
     #[serde(default)]
+    object: Option<String>,
+    #[serde(default)]
     entry: Vec<Entry>,
 }
 
@@ -226,6 +231,7 @@ pub fn parse_delivery(body: &[u8], app_id: &str) -> Result<Delivery, String> {
     let env: Envelope =
         serde_json::from_slice(body).map_err(|e| format!("not a webhook delivery: {e}"))?;
     let entries = env.entry.len();
+    let instagram = env.object.as_deref() == Some("instagram");
     let mut events = Vec::new();
     for entry in env.entry {
         let lists = [
@@ -234,7 +240,9 @@ pub fn parse_delivery(body: &[u8], app_id: &str) -> Result<Delivery, String> {
         ];
         for (channel, list) in lists {
             for v in list {
-                events.push(event(channel, v, app_id));
+                let mut e = event(channel, v, app_id);
+                e.instagram = instagram;
+                events.push(e);
             }
         }
     }
@@ -247,6 +255,7 @@ fn event(channel: Channel, v: Value, app_id: &str) -> Incoming {
         psid: None,
         timestamp,
         kind: Kind::Unknown,
+        instagram: false,
     };
     let timestamp = v.get("timestamp").and_then(Value::as_u64).unwrap_or(0);
     let Ok(raw) = serde_json::from_value::<RawEvent>(v) else {
@@ -297,6 +306,7 @@ fn event(channel: Channel, v: Value, app_id: &str) -> Incoming {
         psid,
         timestamp: raw.timestamp,
         kind,
+        instagram: false,
     }
 }
 
@@ -318,6 +328,17 @@ mod tests {
             ev[k] = v.clone();
         }
         ev
+    }
+
+    #[test]
+    fn ig_3_an_instagram_delivery_marks_its_events() {
+        let body = br#"{"object":"instagram","entry":[{"id":"178","time":5,"messaging":[
+            {"sender":{"id":"77"},"recipient":{"id":"178"},"timestamp":5,"message":{"mid":"m","text":"hi"}}]}]}"#;
+        let d = parse_delivery(body, "1001").unwrap();
+        assert!(d.events[0].instagram, "{:?}", d.events);
+        let body = br#"{"object":"page","entry":[{"id":"1","time":5,"messaging":[
+            {"sender":{"id":"77"},"recipient":{"id":"1"},"timestamp":5,"message":{"mid":"m","text":"hi"}}]}]}"#;
+        assert!(!parse_delivery(body, "1001").unwrap().events[0].instagram);
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub struct CertifyConfig {
     pub label: String,
     /// Names of the app mutants switched on (reports only).
     pub app_mutants: Vec<String>,
+    /// The app handles the linked Instagram account's threads too
+    /// (`--instagram`): some cases put their users on Instagram.
+    pub instagram: bool,
 }
 
 impl CertifyConfig {
@@ -84,6 +87,7 @@ impl CertifyConfig {
             },
             observer: None,
             app_mutants: Vec::new(),
+            instagram: false,
         }
     }
 
@@ -113,6 +117,7 @@ impl CertifyConfig {
             "max_stimuli": self.max_stimuli,
             "expect": self.expect,
             "app_mutants": self.app_mutants,
+            "instagram": self.instagram,
         })
     }
 }
@@ -146,6 +151,9 @@ struct Playing {
     /// The case's own PSIDs: logical ("1", "2") to real (fresh).
     real: Vec<Psid>,
     logical: Vec<Psid>,
+    /// The logical users that are on Instagram (IGSIDs); the others are
+    /// PSIDs.
+    igsids: Vec<Psid>,
     /// Stimuli to replay, or drawn as the case goes.
     script: Option<Vec<Op>>,
     rng: SplitMix64,
@@ -281,13 +289,23 @@ async fn play_batch(
             let judgement = judge(&record);
             let mut s = setup.clone();
             s.primary = primary;
+            // The page's Instagram account is part of the case when one of
+            // its users is on Instagram.
+            if c.igsids.is_empty() {
+                s.instagram_account_id = None;
+            }
             Outcome {
                 end: c.end.clone(),
                 case: Case::new(
                     CaseSetup {
                         setup: s,
-                        psids: c.logical.clone(),
-                        igsids: Vec::new(),
+                        psids: c
+                            .logical
+                            .iter()
+                            .filter(|p| !c.igsids.contains(p))
+                            .cloned()
+                            .collect(),
+                        igsids: c.igsids.clone(),
                     },
                     c.ops,
                 ),
@@ -313,9 +331,19 @@ async fn apply_stimulus(stage: &Stage, c: &mut Playing, op: &Op) -> Result<(), T
     Ok(())
 }
 
-/// The quick replies the app last offered each of the case's PSIDs.
+/// The quick replies the app last offered each of the case's PSIDs, and
+/// which of its users are on Instagram.
 fn offers_of(stage: &Stage, c: &Playing) -> Offers {
-    let mut offers = Offers::default();
+    let mut offers = Offers {
+        igsids: c
+            .logical
+            .iter()
+            .zip(&c.real)
+            .filter(|(l, _)| c.igsids.contains(l))
+            .map(|(_, r)| r.clone())
+            .collect(),
+        ..Offers::default()
+    };
     for e in stage.record(c.from, &c.real, Vec::new()).entries {
         if let Entry::Decided {
             by_app: true,
@@ -338,15 +366,40 @@ fn offers_of(stage: &Stage, c: &Playing) -> Offers {
     offers
 }
 
-fn fresh(stage: &Stage, script: Option<Vec<Op>>, rng: SplitMix64, max: usize) -> Playing {
+/// Where a case's users are: for a replay, as the case says; for a new
+/// case, all on Messenger, or (with `--instagram`) the second user on
+/// Instagram in half the cases and both in a quarter more.
+enum Users<'a> {
+    Replay(&'a CaseSetup),
+    New { instagram: bool },
+}
+
+fn fresh(
+    stage: &Stage,
+    script: Option<Vec<Op>>,
+    rng: SplitMix64,
+    max: usize,
+    users: Users<'_>,
+) -> Playing {
     let mut rng = rng;
     let len = match &script {
         Some(ops) => ops.len(),
         None => rng.range(1, max.max(1) as u32) as usize,
     };
+    let logical = logical_psids();
+    let igsids = match users {
+        Users::Replay(cs) => cs.igsids.clone(),
+        Users::New { instagram: false } => Vec::new(),
+        Users::New { instagram: true } => match rng.below(4) {
+            0 => Vec::new(),
+            1 => logical.clone(),
+            _ => logical[1..].to_vec(),
+        },
+    };
     Playing {
         real: stage.fresh_psids(2),
-        logical: logical_psids(),
+        logical,
+        igsids,
         script,
         rng,
         len,
@@ -529,6 +582,59 @@ fn refusal_message(op: &Op, answer: &crate::model::Answer) -> Option<String> {
     }
 }
 
+/// How much of a run (with `--instagram`) happened on Instagram threads.
+#[derive(Default)]
+struct InstagramTally {
+    cases: u64,
+    of: u64,
+    events: u64,
+    calls: u64,
+}
+
+impl InstagramTally {
+    fn add(&mut self, o: &Outcome) {
+        self.of += 1;
+        if o.case.setup.igsids.is_empty() {
+            return;
+        }
+        self.cases += 1;
+        // A real PSID is on Instagram when its logical one is an IGSID.
+        let logical = logical_psids();
+        let on_instagram = |p: &Psid| {
+            o.real
+                .iter()
+                .position(|r| r == p)
+                .is_some_and(|i| o.case.setup.igsids.contains(&logical[i]))
+        };
+        for e in &o.record.entries {
+            match e {
+                Entry::Delivered { events, .. } => {
+                    self.events += events
+                        .iter()
+                        .filter(|(_, ev)| ev.surface.is_instagram())
+                        .count() as u64;
+                }
+                Entry::Decided {
+                    by_app: true,
+                    psid: Some(p),
+                    ..
+                } if on_instagram(p) => self.calls += 1,
+                _ => {}
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for InstagramTally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Instagram: {} of {} cases put users on Instagram; the app got {} Instagram events and made {} calls on Instagram threads",
+            self.cases, self.of, self.events, self.calls
+        )
+    }
+}
+
 /// Replays one case alone, on fresh PSIDs, for the shrinker.
 struct Alone<'a> {
     stage: &'a Stage,
@@ -552,7 +658,13 @@ impl Replayer for Alone<'_> {
         }
         let primary = case.setup.setup.primary;
         set_roles(self.stage, primary).await?;
-        let p = fresh(self.stage, Some(case.ops.clone()), SplitMix64::new(0), 1);
+        let p = fresh(
+            self.stage,
+            Some(case.ops.clone()),
+            SplitMix64::new(0),
+            1,
+            Users::Replay(&case.setup),
+        );
         let outcomes = play_batch(
             self.stage,
             &self.weights,
@@ -664,6 +776,11 @@ pub async fn certify(cfg: CertifyConfig) -> Result<RunReport, RunError> {
     let mut notes = Vec::new();
     // APP-5 first: the handshake (it also shows whether the app is there).
     let handshake = handshake(&cfg).await?;
+    if !cfg.instagram {
+        notes.push(
+            "Instagram threads were not played: add --instagram if the app also handles the linked Instagram account (\"object\":\"instagram\" deliveries)".into(),
+        );
+    }
     if cfg.identity.verify_token.is_some() {
         counts.add(RuleSet::EMPTY.with(Rule::App5));
     } else {
@@ -758,6 +875,7 @@ pub async fn certify(cfg: CertifyConfig) -> Result<RunReport, RunError> {
     let mut deviated: Vec<Rule> = Vec::new();
     let mut stop = false;
     let mut first_failure = None;
+    let mut instagram = InstagramTally::default();
     let per_group = cfg.cases.div_ceil(Group::ALL.len() as u64);
     'groups: for (g, group) in Group::ALL.iter().enumerate() {
         let group_end = (per_group * (g as u64 + 1)).min(cfg.cases);
@@ -778,6 +896,9 @@ pub async fn certify(cfg: CertifyConfig) -> Result<RunReport, RunError> {
                         None,
                         crate::generate::case_rng(cfg.seed, i, 0xA99),
                         cfg.max_stimuli,
+                        Users::New {
+                            instagram: cfg.instagram,
+                        },
                     )
                 })
                 .collect();
@@ -791,6 +912,7 @@ pub async fn certify(cfg: CertifyConfig) -> Result<RunReport, RunError> {
                 cases_done += 1;
                 steps += o.case.ops.len() as u64;
                 counts.merge(&o.judgement.counts);
+                instagram.add(&o);
                 cfg.emit(RunEvent::CaseFinished {
                     case_index,
                     cases_done,
@@ -861,6 +983,9 @@ pub async fn certify(cfg: CertifyConfig) -> Result<RunReport, RunError> {
     });
     stage.drain(drain).await;
     stage.stop().await;
+    if cfg.instagram {
+        notes.push(instagram.to_string());
+    }
     counterexamples.sort_by_key(|c| (!c.divergence.strict, c.case_index));
     let mut written = Vec::new();
     for c in &counterexamples {

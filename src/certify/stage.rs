@@ -44,6 +44,10 @@ const MAX_ENTRIES: usize = 20_000;
 pub const CALLS_KEPT: u32 = 200;
 /// The page of the certification.
 pub const PAGE_ID: &str = "900100200";
+/// The Instagram professional account linked to the page: its threads are
+/// played only with `--instagram` (an app subscribed to Messenger alone
+/// never gets `"object":"instagram"` deliveries).
+pub const INSTAGRAM_ACCOUNT_ID: &str = "17841400900100200";
 
 /// The app under test's identity on the page, as it was configured.
 #[derive(Clone)]
@@ -507,6 +511,7 @@ impl Stage {
         }];
         apps.extend(other_apps());
         let setup = Setup::new(PAGE_ID.into(), crate::generate::START_MS, apps, None)
+            .and_then(|s| s.with_instagram(Some(INSTAGRAM_ACCOUNT_ID.into())))
             .map_err(|e| RunError::Usage(format!("--app-id: {e}")))?;
         let key = generate_key();
         let recorder = Arc::new(Recorder::new());
@@ -648,11 +653,19 @@ impl Stage {
     async fn special(&self, d: &Special) {
         let st = self.state().await;
         let now = st.now_ms;
+        let surface = |psid: &str| st.surface(psid).unwrap_or_default();
         let event = |psid: &str, kind: EventKind| Event {
             psid: Some(psid.to_string()),
             timestamp: now,
             kind,
-            surface: st.surface(psid).unwrap_or_default(),
+            surface: surface(psid),
+        };
+        // The envelope of a delivery the tool writes itself: the object and
+        // the id of the thread's surface (IG-3).
+        let envelope = |psid: &str| {
+            let s = surface(psid);
+            let id = self.setup.surface_id(s).unwrap_or(PAGE_ID).to_string();
+            (s.webhook_object(), id)
         };
         match d {
             Special::Retry { psid } => self.forwarder.retry(psid),
@@ -667,7 +680,7 @@ impl Stage {
                             psid: psid.clone(),
                             text: text.clone(),
                             quick_reply: None,
-                            platform: Default::default(),
+                            platform: surface(psid),
                         }),
                         &self.setup,
                         &|_: &str, _: u32| None,
@@ -736,23 +749,29 @@ impl Stage {
                             },
                         )],
                     ),
-                    Unusual::UnknownEvent => serde_json::to_vec(&serde_json::json!({
-                        "object": "page",
-                        "entry": [{"id": PAGE_ID, "time": now, "messaging": [{
-                            "sender": {"id": psid}, "recipient": {"id": PAGE_ID}, "timestamp": now,
+                    Unusual::UnknownEvent => {
+                        let (object, id) = envelope(psid);
+                        serde_json::to_vec(&serde_json::json!({
+                        "object": object,
+                        "entry": [{"id": id, "time": now, "messaging": [{
+                            "sender": {"id": psid}, "recipient": {"id": id}, "timestamp": now,
                             "baton_unknown_event": {"note": "an event kind this API does not have"}
                         }]}]
                     }))
-                    .expect("JSON"),
-                    Unusual::UnknownField => serde_json::to_vec(&serde_json::json!({
-                        "object": "page",
+                    .expect("JSON")
+                    }
+                    Unusual::UnknownField => {
+                        let (object, id) = envelope(psid);
+                        serde_json::to_vec(&serde_json::json!({
+                        "object": object,
                         "baton_extra": "a field this API does not have",
-                        "entry": [{"id": PAGE_ID, "time": now, "baton_extra": {"n": 1}, "messaging": [{
-                            "sender": {"id": psid}, "recipient": {"id": PAGE_ID}, "timestamp": now,
+                        "entry": [{"id": id, "time": now, "baton_extra": {"n": 1}, "messaging": [{
+                            "sender": {"id": psid}, "recipient": {"id": id}, "timestamp": now,
                             "read": {"watermark": now}, "baton_extra": [1, 2]
                         }]}]
                     }))
-                    .expect("JSON"),
+                    .expect("JSON")
+                    }
                 };
                 self.forwarder.signed(body, DeliveryKind::Unusual);
             }

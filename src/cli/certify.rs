@@ -60,6 +60,13 @@ pub struct CertifyArgs {
     /// with the HUMAN_AGENT tag without owning the thread).
     #[arg(long)]
     human_agent: bool,
+    /// The app also handles the page's linked Instagram account (it is
+    /// subscribed to "object":"instagram" webhooks): about three cases in
+    /// four then put one or both users on Instagram, with IGSIDs and the
+    /// Instagram Inbox (1217981644879628). Without it every user is on
+    /// Messenger.
+    #[arg(long)]
+    instagram: bool,
     /// Number of cases.
     #[arg(long, default_value_t = 200)]
     cases: u64,
@@ -198,6 +205,7 @@ pub fn certify_app(a: CertifyArgs) -> ExitCode {
         cfg.max_stimuli = a.max_stimuli;
         cfg.jobs = a.jobs;
         cfg.seed = seed;
+        cfg.instagram = a.instagram;
         cfg.time_limit = a.time_limit;
         cfg.quiet = Duration::from_millis(a.quiet_ms);
         cfg.reaction_limit = a.reaction_limit;

@@ -18,6 +18,7 @@ use crate::model::op::{
 };
 use crate::model::outcome::Party;
 use crate::model::state::{DAY_MS, State};
+use crate::model::surface::Surface;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -26,10 +27,27 @@ pub const AUT: AppIx = AppIx(0);
 
 /// What the generator knows beyond the page's state: the quick replies each
 /// PSID was last offered by the app under test (the state keeps buttons,
-/// not quick replies).
+/// not quick replies), and which of the case's users are on Instagram (a
+/// user's first event decides its surface, so the state cannot say yet).
 #[derive(Clone, Debug, Default)]
 pub struct Offers {
     pub quick_replies: HashMap<String, Vec<Choice>>,
+    /// The case's users that are IGSIDs (`instagram.md`); the others are
+    /// PSIDs.
+    pub igsids: Vec<String>,
+}
+
+impl Offers {
+    /// The surface a user is on: the page's record of it once known, else
+    /// the case's plan.
+    pub fn surface(&self, st: &State, psid: &str) -> Surface {
+        st.surface(psid)
+            .unwrap_or(if self.igsids.iter().any(|i| i == psid) {
+                Surface::Instagram
+            } else {
+                Surface::Messenger
+            })
+    }
 }
 
 /// How often each kind of stimulus is chosen, relative to the others.
@@ -96,9 +114,9 @@ pub fn next_stimulus(
     // Nothing can happen before the page knows a user.
     if known.is_empty() {
         return if e.chance(15) {
-            ad_entry(e, st, psids)
+            ad_entry(e, st, psids, offers)
         } else {
-            user_message(e, st, psids)
+            user_message(e, st, psids, offers)
         };
     }
     let table = [
@@ -117,13 +135,13 @@ pub fn next_stimulus(
     ];
     let psid = (*e.pick(&known)).clone();
     let op = match e.weighted(&table) {
-        Some(0) | None => Some(user_message(e, st, psids)),
-        Some(1) => quick_reply(e, &psid, offers),
+        Some(0) | None => Some(user_message(e, st, psids, offers)),
+        Some(1) => quick_reply(e, st, &psid, offers),
         Some(2) => postback(e, st, &psid),
         Some(3) => menu_pick(st, &psid),
-        Some(4) => Some(ad_entry(e, st, psids)),
+        Some(4) => Some(ad_entry(e, st, psids, offers)),
         Some(5) => other_app(e, st, &psid),
-        Some(6) => Some(inbox(e, &psid)),
+        Some(6) => Some(inbox(e, st, &psid)),
         Some(7) => Some(clock(e, st)),
         Some(8) => Some(Op::Deliver(Special::Retry { psid })),
         Some(9) => Some(Op::Deliver(Special::Forged {
@@ -140,24 +158,25 @@ pub fn next_stimulus(
             kind: *e.pick(Unusual::ALL),
         })),
     };
-    op.unwrap_or_else(|| user_message(e, st, psids))
+    op.unwrap_or_else(|| user_message(e, st, psids, offers))
 }
 
-fn user_message(e: &mut impl Entropy, _st: &State, psids: &[String]) -> Op {
+fn user_message(e: &mut impl Entropy, st: &State, psids: &[String], offers: &Offers) -> Op {
+    let psid = e.pick(psids).clone();
     Op::User(UserEvent::Message {
-        platform: Default::default(),
-        psid: e.pick(psids).clone(),
+        platform: offers.surface(st, &psid),
+        psid,
         text: e.pick(TEXTS).to_string(),
         quick_reply: None,
     })
 }
 
 /// A tap on a quick reply the app under test offered this PSID.
-fn quick_reply(e: &mut impl Entropy, psid: &str, offers: &Offers) -> Option<Op> {
+fn quick_reply(e: &mut impl Entropy, st: &State, psid: &str, offers: &Offers) -> Option<Op> {
     let choices = offers.quick_replies.get(psid).filter(|c| !c.is_empty())?;
     let c = e.pick(choices);
     Some(Op::User(UserEvent::Message {
-        platform: Default::default(),
+        platform: offers.surface(st, psid),
         psid: psid.to_string(),
         text: c.title.clone(),
         quick_reply: Some(c.payload.clone()),
@@ -184,7 +203,7 @@ fn postback(e: &mut impl Entropy, st: &State, psid: &str) -> Option<Op> {
     };
     let b = e.pick(buttons);
     Some(Op::User(UserEvent::Postback {
-        platform: Default::default(),
+        platform: t.surface,
         psid: psid.to_string(),
         message: MsgRef::Nth(i as u32),
         payload: b.payload.clone(),
@@ -194,13 +213,10 @@ fn postback(e: &mut impl Entropy, st: &State, psid: &str) -> Option<Op> {
 
 /// A pick from the menu in force, if any.
 fn menu_pick(st: &State, psid: &str) -> Option<Op> {
-    let menu = st
-        .thread(psid)
-        .and_then(|t| t.user_menu.as_ref())
-        .or(st.page_menu.as_ref())?;
+    let menu = st.menu_in_force(psid)?;
     let item = menu.items.first()?;
     Some(Op::User(UserEvent::Menu {
-        platform: Default::default(),
+        platform: st.surface(psid).unwrap_or_default(),
         psid: psid.to_string(),
         payload: item.payload.clone(),
         title: None,
@@ -208,15 +224,16 @@ fn menu_pick(st: &State, psid: &str) -> Option<Op> {
 }
 
 /// An ad entry assigned to the app under test or to another app.
-fn ad_entry(e: &mut impl Entropy, st: &State, psids: &[String]) -> Op {
+fn ad_entry(e: &mut impl Entropy, st: &State, psids: &[String], offers: &Offers) -> Op {
     let app = if e.chance(60) {
         AUT
     } else {
         other(e, st).unwrap_or(AUT)
     };
+    let psid = e.pick(psids).clone();
     Op::User(UserEvent::AdEntry {
-        platform: Default::default(),
-        psid: e.pick(psids).clone(),
+        platform: offers.surface(st, &psid),
+        psid,
         app: AppRef::App(app),
         ad_id: format!("ad{}", e.below(3)),
         text: e.pick(TEXTS).to_string(),
@@ -255,11 +272,16 @@ fn other_app(e: &mut impl Entropy, st: &State, psid: &str) -> Option<Op> {
                 metadata,
             },
         ),
+        // To the inbox of the thread's own surface (IG-2).
         (Some(a), 4) => call(
             a,
             Call::Pass {
+                target: Some(if st.surface(psid).is_some_and(|s| s.is_instagram()) {
+                    AppRef::InstagramInbox
+                } else {
+                    AppRef::PageInbox
+                }),
                 psid: p,
-                target: Some(AppRef::PageInbox),
                 metadata: None,
             },
         ),
@@ -298,7 +320,9 @@ fn other_app(e: &mut impl Entropy, st: &State, psid: &str) -> Option<Op> {
     }
 }
 
-fn inbox(e: &mut impl Entropy, psid: &str) -> Op {
+/// A person in the inbox of the thread's surface (the Instagram Inbox for
+/// an Instagram thread, IG-2).
+fn inbox(e: &mut impl Entropy, st: &State, psid: &str) -> Op {
     let action = match e.below(3) {
         0 => InboxAction::MoveToMain,
         1 => InboxAction::Reply {
@@ -307,7 +331,7 @@ fn inbox(e: &mut impl Entropy, psid: &str) -> Op {
         _ => InboxAction::MarkDone,
     };
     Op::Inbox {
-        platform: Default::default(),
+        platform: st.surface(psid).unwrap_or_default(),
         psid: psid.to_string(),
         action,
     }

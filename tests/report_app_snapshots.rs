@@ -11,11 +11,45 @@
 use baton::app::AppMutant;
 use baton::certify::reference::{Reference, fixed_port};
 use baton::certify::{AppIdentity, CertifyConfig, certify};
+use baton::harness::diff::{AppEvent, AppFailure, Difference};
 use baton::model::Rule;
+use baton::model::{Call, EventKind, Op};
 use baton::report::diagram::Diagram;
 use baton::report::{Report, Verdict, html, markdown};
 use std::net::SocketAddr;
 use std::time::Duration;
+
+/// The pass that grants the app's own request (REQ-2) is delivered while
+/// the app goes on with its next call: the record has the two in whichever
+/// order they happened, and on a loaded machine that varies. For a stable
+/// snapshot the delivery is put right after the call that caused it (each
+/// order is a true record; only the snapshot needs one).
+fn canonical_races(a: &mut AppFailure) {
+    let granted = |e: &AppEvent| {
+        matches!(e, AppEvent::Delivery { events, .. }
+            if !events.is_empty() && events.iter().all(|(_, ev)| matches!(ev.kind, EventKind::PassThreadControl { .. })))
+    };
+    let causes = |e: &AppEvent| {
+        matches!(e, AppEvent::Call { op: Op::Graph(g), .. }
+            if matches!(g.call, Call::Request { .. } | Call::Take { .. }))
+    };
+    let mut i = 1;
+    while i < a.timeline.len() {
+        let mut j = i;
+        if granted(&a.timeline[j]) {
+            while j > 0
+                && j != a.at
+                && j - 1 != a.at
+                && matches!(a.timeline[j - 1], AppEvent::Call { .. })
+                && !causes(&a.timeline[j - 1])
+            {
+                a.timeline.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+        i += 1;
+    }
+}
 
 const SEED: u64 = 7;
 
@@ -69,6 +103,9 @@ async fn renderers_of_a_fixed_app_mutant_run() {
     for c in &mut run.counterexamples {
         if let Some(st) = &mut c.shrink {
             st.millis = 25;
+        }
+        if let Difference::App(a) = &mut c.divergence.difference {
+            canonical_races(a);
         }
     }
     let pin = |s: &str| {

@@ -474,7 +474,7 @@ fn divergence(o: &Outcome) -> Option<Divergence> {
                 AppEvent::Call {
                     op: relabel(op),
                     answer: relabel_answer(&outcome.answer),
-                    message: refusal_message(op, &outcome.answer),
+                    message: refusal_message(op, outcome),
                 },
                 Some(k),
             )),
@@ -519,12 +519,10 @@ fn not_kept(n: u64) -> String {
 }
 
 /// The error message the platform gave a refused call, in Meta's words.
-fn refusal_message(op: &Op, answer: &crate::model::Answer) -> Option<String> {
-    match answer {
-        crate::model::Answer::Graph(Err(e)) => match op {
-            Op::Graph(g) => Some(crate::wire::error_message(g, e)),
-            _ => Some(e.message().to_string()),
-        },
+fn refusal_message(op: &Op, outcome: &crate::model::Outcome) -> Option<String> {
+    match (op, &outcome.answer) {
+        (Op::Graph(g), _) => crate::wire::outcome_message(g.call.edge(), outcome),
+        (_, crate::model::Answer::Graph(Err(e))) => Some(e.message().to_string()),
         _ => None,
     }
 }

@@ -488,6 +488,20 @@ fn divergence(o: &Outcome) -> Option<Divergence> {
         .unwrap_or(items.len().saturating_sub(1));
     items.truncate(at + 1);
     let timeline: Vec<AppEvent> = items.into_iter().map(|(_, e, _)| e).collect();
+    // A refused call says, beside the rule it broke, what the platform
+    // answered it with: the words a developer can act on.
+    let said = match o.record.entries.get(first.entry) {
+        Some(Entry::Decided {
+            by_app: true,
+            op,
+            outcome,
+            ..
+        }) => refusal_message(op, outcome)
+            .filter(|m| !first.explanation.contains(m.as_str()))
+            .map(|m| format!("; the platform answered \"{m}\"")),
+        _ => None,
+    }
+    .unwrap_or_default();
     Some(Divergence {
         step: first.stimulus,
         op: o.case.ops.get(first.stimulus).cloned(),
@@ -499,7 +513,8 @@ fn divergence(o: &Outcome) -> Option<Divergence> {
             explanation: first.psid.as_ref().map_or_else(
                 || first.explanation.clone(),
                 |p| format!("psid {}: {}", logical(p), first.explanation),
-            ) + &not_kept(o.record.dropped),
+            ) + &said
+                + &not_kept(o.record.dropped),
             timeline,
             at,
         })),

@@ -20,12 +20,21 @@ struct App {
 
 impl App {
     fn spawn(args: &[&str]) -> App {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
+        App::spawn_with(args, Some("vt"))
+    }
+
+    /// `verify_token`: `BATON_VERIFY_TOKEN`, or `None` for none at all.
+    fn spawn_with(args: &[&str], verify_token: Option<&str>) -> App {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
+        match verify_token {
+            Some(v) => cmd.env("BATON_VERIFY_TOKEN", v),
+            None => cmd.env_remove("BATON_VERIFY_TOKEN"),
+        };
+        let mut child = cmd
             .arg("app")
             .args(args)
             .env("BATON_APP_TOKEN", TOKEN)
             .env("BATON_APP_SECRET", SECRET)
-            .env("BATON_VERIFY_TOKEN", "vt")
             .env("BATON_APP_ID", "4321")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -136,6 +145,53 @@ async fn app_prints_its_webhook_serves_and_stops_on_ctrl_c() {
     assert!(seen.iter().any(|l| l == "shutting down"), "{seen:?}");
     for l in &seen {
         assert!(!l.contains(TOKEN) && !l.contains(SECRET), "{l}");
+    }
+}
+
+/// APP-5: `baton app` without a verify token checks the one `baton
+/// certify-app` assumes, and both `--help`s print the same default.
+#[tokio::test(flavor = "multi_thread")]
+async fn app_and_certify_app_agree_on_the_default_verify_token() {
+    let vt = baton::app::DEFAULT_VERIFY_TOKEN;
+    for cmd in ["app", "certify-app"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_baton"))
+            .args([cmd, "--help"])
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            help.contains(&format!("[default: {vt}]")),
+            "baton {cmd} --help does not print the default verify token:\n{help}"
+        );
+    }
+    let app = App::spawn_with(&["--port", "0", "--graph", "http://127.0.0.1:9"], None);
+    let mut seen = Vec::new();
+    let url = loop {
+        let line = app.next_line("webhook:", &mut seen);
+        if let Some(url) = line.strip_prefix("webhook: ") {
+            break url.to_string();
+        }
+    };
+    assert!(
+        seen.iter().all(|l| !l.contains(vt)),
+        "the verify token was printed: {seen:?}"
+    );
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let handshake = |token: &str| {
+        let req = http.get(format!(
+            "{url}?hub.mode=subscribe&hub.verify_token={token}&hub.challenge=c7"
+        ));
+        async move { req.send().await.unwrap() }
+    };
+    let ok = handshake(vt).await;
+    assert_eq!(ok.status(), 200, "the default verify token was refused");
+    assert_eq!(ok.text().await.unwrap(), "c7");
+    for wrong in ["vt", "wrong", ""] {
+        assert_eq!(
+            handshake(wrong).await.status(),
+            403,
+            "APP-5: verify token {wrong:?} was accepted"
+        );
     }
 }
 

@@ -163,3 +163,74 @@ async fn renderers_of_a_fixed_app_mutant_run() {
         insta::assert_snapshot!("report-app-bp-4-summary", summary);
     });
 }
+
+/// APP-6: a counterexample of the `no-messaging-type` mutant shows, beside
+/// the rule, the message the platform refused the send with, in the
+/// summary, the Markdown report and the diagram.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_6_counterexample_shows_the_refusal_message() {
+    let seed = 3;
+    println!("seed {seed}, app mutant no-messaging-type");
+    let dir = std::env::temp_dir().join(format!("baton-app-6-message-{}", std::process::id()));
+    let identity = AppIdentity {
+        app_id: baton::app::DEFAULT_APP_ID.into(),
+        token: baton::app::DEFAULT_TOKEN.into(),
+        secret: baton::app::DEFAULT_SECRET.into(),
+        verify_token: Some(baton::app::DEFAULT_VERIFY_TOKEN.into()),
+        human_agent: false,
+    };
+    let graph = fixed_port(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+    let app = Reference::start(&identity, graph, &[AppMutant::NoMessagingType])
+        .await
+        .unwrap();
+    let mut cfg = CertifyConfig::new(app.webhook.clone(), identity);
+    cfg.app_mutants = vec!["no-messaging-type".into()];
+    cfg.bind = graph;
+    cfg.seed = seed;
+    cfg.cases = 12;
+    cfg.out_dir = dir.join("out");
+    cfg.snapshot_dir = dir.join("snapshots");
+    let run = certify(cfg).await.unwrap();
+    app.stop().await;
+    let summary = run.summary();
+    assert_eq!(run.exit_code(), 1, "seed {seed}: {summary}");
+    let c = run
+        .counterexamples
+        .iter()
+        .find(|c| c.rule == Rule::App6)
+        .unwrap_or_else(|| panic!("seed {seed}: no APP-6 counterexample: {summary}"));
+    let want = "(#100) The parameter messaging_type is required";
+    // The line that says how the app broke APP-6 (the first observed line).
+    let explanation = c
+        .divergence
+        .observed_text()
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        explanation.contains("was refused as malformed or unauthorised")
+            && explanation.contains(&format!("the platform answered \"{want}\"")),
+        "seed {seed}: {explanation:?} does not show {want:?} beside APP-6:\n{summary}"
+    );
+    assert!(
+        summary
+            .lines()
+            .any(|l| l.contains("+   ") && l.contains(&format!("answered \"{want}\""))),
+        "seed {seed}: the summary lacks it:\n{summary}"
+    );
+    let report = Report::from_run(&run);
+    let md = markdown::render(&report);
+    assert!(
+        md.contains(want),
+        "seed {seed}: the report lacks {want:?}:\n{md}"
+    );
+    let mermaid = markdown::mermaid(&Diagram::of(c));
+    // Mermaid escapes `#` (`#35;`).
+    let escaped = want.replace('#', "#35;");
+    assert!(
+        mermaid.contains(&format!("HTTP 400 code 100: {escaped}")),
+        "seed {seed}: the diagram's answer to the send lacks {want:?}: {mermaid}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

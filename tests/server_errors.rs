@@ -1010,3 +1010,388 @@ async fn random_requests_never_get_a_5xx() {
     let r = h.control("GET", "info", None).await;
     r.assert_ok();
 }
+
+/// Sends `op`, checks it against the model like [`World::refused`], and
+/// asserts the exact `message` besides the status, code and subcode.
+async fn says(
+    w: &mut World,
+    h: &Harness,
+    op: GraphOp,
+    (code, subcode): (u64, Option<u64>),
+    message: &str,
+) {
+    let shown = op.to_string();
+    let s = w.graph(h, op).await;
+    s.resp.assert_graph_error(400, code, subcode);
+    assert_eq!(
+        s.json()["error"]["message"],
+        json!(message),
+        "{shown}: the message does not say what was wrong"
+    );
+}
+
+const INVALID: (u64, Option<u64>) = (100, None);
+
+/// Every refusal says what was wrong, in Meta's words where Meta has some
+/// (INPUT-1, AUTH-1, AUTH-3, CTRL-4, REL-2, EXP-3, …), with the code and
+/// subcode of `wire.md`'s error table unchanged.
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_say_what_was_wrong() {
+    let h = Harness::start().await;
+    let mut w = four_apps(&h.sink, "630021");
+    w.reset(&h).await;
+    w.user_message(&h, "1", "hi").await; // A0 (primary) owns "1"
+    w.user_message(&h, "2", "hi").await;
+    w.ok(&h, release(A0, "2")).await; // "2" is idle
+
+    // INPUT-1: what the decoder found.
+    let m = |d| malformed(A0, Edge::Messages, d);
+    says(
+        &mut w,
+        &h,
+        m(Defect::MessagingTypeMissing),
+        INVALID,
+        "(#100) The parameter messaging_type is required",
+    )
+    .await;
+    says(
+        &mut w,
+        &h,
+        m(Defect::MessagingTypeUnknown),
+        INVALID,
+        "(#100) Param messaging_type must be one of RESPONSE, UPDATE, MESSAGE_TAG",
+    )
+    .await;
+    says(
+        &mut w,
+        &h,
+        m(Defect::RecipientMissing),
+        INVALID,
+        "(#100) The parameter recipient is required",
+    )
+    .await;
+    says(
+        &mut w,
+        &h,
+        m(Defect::RecipientMalformed),
+        INVALID,
+        "(#100) Param recipient must be an object with an id",
+    )
+    .await;
+    says(
+        &mut w,
+        &h,
+        m(Defect::MessageMissing),
+        INVALID,
+        "(#100) The parameter message is required",
+    )
+    .await;
+    says(
+        &mut w,
+        &h,
+        m(Defect::TextAndAttachment),
+        INVALID,
+        "(#100) Param message must have either text or attachment, not both",
+    )
+    .await;
+    says(
+        &mut w,
+        &h,
+        m(Defect::UnknownEdge),
+        INVALID,
+        "(#100) Unknown path component: this edge does not exist",
+    )
+    .await;
+    says(
+        &mut w,
+        &h,
+        malformed(A0, Edge::PassThreadMetadata, Defect::TargetMissing),
+        INVALID,
+        "(#100) The parameter target_app_id is required",
+    )
+    .await;
+    // Every defect but `Other` has words of its own, on every edge.
+    for &defect in Defect::ALL {
+        for &edge in Edge::ALL {
+            if defect == Defect::Other || !baton::wire::defect_applies(edge, defect) {
+                continue;
+            }
+            let s = w.graph(&h, malformed(A0, edge, defect)).await;
+            s.resp.assert_graph_error(400, 100, None);
+            let msg = s.json()["error"]["message"].as_str().unwrap().to_string();
+            assert!(
+                msg.starts_with("(#100) ") && msg != GraphError::INVALID.message(),
+                "{defect:?} on {edge:?}: {msg:?} says nothing of the defect"
+            );
+        }
+    }
+
+    // INPUT-1: values that decode but are out of range.
+    let untagged = GraphOp::by(
+        A0,
+        Call::Send {
+            psid: "1".into(),
+            messaging_type: MessagingType::MessageTag,
+            tag: None,
+            message: text("x"),
+        },
+    );
+    says(
+        &mut w,
+        &h,
+        untagged,
+        INVALID,
+        "(#100) The parameter tag is required when messaging_type is MESSAGE_TAG",
+    )
+    .await;
+    says(
+        &mut w,
+        &h,
+        send_text(A0, "1", &"x".repeat(2001)),
+        INVALID,
+        "(#100) Length of param message[text] must be less than or equal to 2000",
+    )
+    .await;
+    says(
+        &mut w,
+        &h,
+        take(A3, "2", Some(&"m".repeat(1001))),
+        INVALID,
+        "(#100) Length of param metadata must be less than or equal to 1000",
+    )
+    .await;
+    says(
+        &mut w,
+        &h,
+        extend(A0, "1", 604_801),
+        INVALID,
+        "(#100) Param duration must be between 1 and 604800 seconds",
+    )
+    .await;
+    says(
+        &mut w,
+        &h,
+        send_text(A0, "404", "x"),
+        (100, Some(2018001)),
+        "(#100) No matching user found",
+    )
+    .await;
+
+    // HA-2: the tag without the feature.
+    says(
+        &mut w,
+        &h,
+        send_tagged(A3, "1", "x"),
+        (200, None),
+        "(#200) The app does not have permission to use the HUMAN_AGENT tag",
+    )
+    .await;
+
+    // target_app_id: unknown (PASS-5), none and no primary (PASS-4).
+    let unknown = Some(AppRef::Unknown("99999999".into()));
+    says(
+        &mut w,
+        &h,
+        pass(A0, "1", unknown, None),
+        (100, Some(2018164)),
+        "(#100) Invalid target_app_id: not an app subscribed to this page",
+    )
+    .await;
+    w.op(&h, Op::Roles { primary: None }).await.resp.assert_ok();
+    says(
+        &mut w,
+        &h,
+        pass(A0, "1", None, None),
+        INVALID,
+        "(#100) The parameter target_app_id is required: this page has no primary receiver to pass to",
+    )
+    .await;
+    let back = Op::Roles {
+        primary: Some(AppRef::App(A0)),
+    };
+    w.op(&h, back).await.resp.assert_ok();
+
+    // 10 / 2018300: another app controls the thread (CTRL-4 in Meta's
+    // words; PASS-3, TAKE-3, REL-2, EXP-3 saying who may).
+    let not_owner = (10, Some(2018300));
+    says(
+        &mut w,
+        &h,
+        send_text(A3, "1", "x"),
+        not_owner,
+        "(#10) Message failed to send because another app is controlling this thread now.",
+    )
+    .await;
+    says(
+        &mut w,
+        &h,
+        pass(A3, "1", to_app(A1), None),
+        not_owner,
+        "(#10) Another app is controlling this thread now: only the app controlling it can pass thread control",
+    )
+    .await;
+    says(
+        &mut w,
+        &h,
+        take(A3, "1", None),
+        not_owner,
+        "(#10) Another app is controlling this thread now: only the primary receiver can take thread control from it",
+    )
+    .await;
+    says(
+        &mut w,
+        &h,
+        release(A3, "1"),
+        not_owner,
+        "(#10) Another app is controlling this thread now: only the app controlling it can release thread control",
+    )
+    .await;
+    says(
+        &mut w,
+        &h,
+        extend(A3, "1", 60),
+        not_owner,
+        "(#10) Another app is controlling this thread now: only the app controlling it can extend thread control",
+    )
+    .await;
+
+    // REL-2 and EXP-3 on an idle thread.
+    says(
+        &mut w,
+        &h,
+        release(A3, "2"),
+        INVALID,
+        "(#100) No app is controlling this thread now: there is no thread control to release",
+    )
+    .await;
+    says(
+        &mut w,
+        &h,
+        extend(A3, "2", 60),
+        INVALID,
+        "(#100) No app is controlling this thread now: there is no thread control to extend",
+    )
+    .await;
+    // TAKE-4, REQ-3, PASS-6: the caller already owns, or names itself.
+    says(
+        &mut w,
+        &h,
+        take(A0, "1", None),
+        INVALID,
+        "(#100) This app is already controlling this thread: there is no need to take thread control",
+    )
+    .await;
+    says(
+        &mut w,
+        &h,
+        request(A0, "1", None),
+        INVALID,
+        "(#100) This app is already controlling this thread: there is no need to request thread control",
+    )
+    .await;
+    says(
+        &mut w,
+        &h,
+        pass(A0, "1", to_app(A0), None),
+        INVALID,
+        "(#100) An app cannot pass thread control to itself",
+    )
+    .await;
+    // MENU-1 and PRI-1: only the primary receiver.
+    says(
+        &mut w,
+        &h,
+        set_page_menu(A3, &[choice("a", "A")]),
+        (10, None),
+        "(#10) Only the primary receiver can change this page's persistent menu",
+    )
+    .await;
+    says(
+        &mut w,
+        &h,
+        secondaries(A3),
+        (10, None),
+        "(#10) Only the page's primary receiver can list secondary receivers",
+    )
+    .await;
+
+    // AUTH-3: appsecret_proof missing, then wrong (Meta's words).
+    says(
+        &mut w,
+        &h,
+        thread_owner(A2, "1"),
+        INVALID,
+        "API calls from the server require an appsecret_proof argument",
+    )
+    .await;
+    says(
+        &mut w,
+        &h,
+        with_proof(thread_owner(A2, "1"), Proof::Wrong),
+        INVALID,
+        "Invalid appsecret_proof provided in the API argument",
+    )
+    .await;
+
+    // AUTH-1: Meta's token messages, the 190 one in WWW-Authenticate too.
+    says(
+        &mut w,
+        &h,
+        as_caller(send_text(A0, "1", "x"), Caller::Missing),
+        (104, None),
+        "An access token is required to request this resource.",
+    )
+    .await;
+    let bad = "Invalid OAuth access token - Cannot parse access token";
+    let s = w
+        .graph(&h, as_caller(release(A0, "1"), Caller::Unknown))
+        .await;
+    s.resp.assert_graph_error(400, 190, None);
+    assert_eq!(s.json()["error"]["message"], json!(bad));
+    assert_eq!(
+        s.resp.header("www-authenticate"),
+        Some(format!(r#"OAuth "Facebook Platform" "invalid_token" "{bad}""#).as_str())
+    );
+    w.check(&h).await;
+}
+
+/// The whole envelope of a send without `messaging_type`, over raw HTTP:
+/// the message says which parameter, the code and the rest are as before.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_send_without_messaging_type_names_the_parameter() {
+    let h = Harness::start().await;
+    let mut w = four_apps(&h.sink, "630022");
+    w.reset(&h).await;
+    w.user_message(&h, "1", "hi").await;
+    let tok = w.token(A0).to_string();
+    for (content_type, body) in [
+        (
+            "application/json",
+            r#"{"recipient":{"id":"1"},"message":{"text":"x"}}"#.to_string(),
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            "recipient=%7B%22id%22%3A%221%22%7D&message=%7B%22text%22%3A%22x%22%7D".to_string(),
+        ),
+    ] {
+        let r = raw_req(
+            h.server.addr,
+            "POST",
+            &format!("/v19.0/me/messages?access_token={tok}"),
+            &[("Content-Type", content_type)],
+            body.as_bytes(),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert_eq!(
+            r.json(),
+            json!({"error": {
+                "message": "(#100) The parameter messaging_type is required",
+                "type": "OAuthException",
+                "code": 100,
+                "fbtrace_id": baton::wire::REFERENCE_FBTRACE_ID,
+            }}),
+            "{content_type}"
+        );
+    }
+}

@@ -23,7 +23,8 @@ pub const DEFAULT_VERSION: &str = "v19.0";
 pub const DEFAULT_APP_ID: &str = "1001";
 pub const DEFAULT_TOKEN: &str = "reference-app-token";
 pub const DEFAULT_SECRET: &str = "reference-app-secret";
-/// The verify token `baton certify-app` assumes when none is given.
+/// The verify token `baton app` checks and `baton certify-app` assumes
+/// when none is given (both print it in `--help`).
 pub const DEFAULT_VERIFY_TOKEN: &str = "reference-app-verify-token";
 
 /// Everything the reference app needs to know.

@@ -527,7 +527,7 @@ fn divergence(o: &Outcome) -> Option<Divergence> {
                 AppEvent::Call {
                     op: relabel(op),
                     answer: relabel_answer(&outcome.answer),
-                    message: refusal_message(op, &outcome.answer),
+                    message: refusal_message(op, outcome),
                 },
                 Some(k),
             )),
@@ -541,6 +541,20 @@ fn divergence(o: &Outcome) -> Option<Divergence> {
         .unwrap_or(items.len().saturating_sub(1));
     items.truncate(at + 1);
     let timeline: Vec<AppEvent> = items.into_iter().map(|(_, e, _)| e).collect();
+    // A refused call says, beside the rule it broke, what the platform
+    // answered it with: the words a developer can act on.
+    let said = match o.record.entries.get(first.entry) {
+        Some(Entry::Decided {
+            by_app: true,
+            op,
+            outcome,
+            ..
+        }) => refusal_message(op, outcome)
+            .filter(|m| !first.explanation.contains(m.as_str()))
+            .map(|m| format!("; the platform answered \"{m}\"")),
+        _ => None,
+    }
+    .unwrap_or_default();
     Some(Divergence {
         step: first.stimulus,
         op: o.case.ops.get(first.stimulus).cloned(),
@@ -552,7 +566,8 @@ fn divergence(o: &Outcome) -> Option<Divergence> {
             explanation: first.psid.as_ref().map_or_else(
                 || first.explanation.clone(),
                 |p| format!("psid {}: {}", logical(p), first.explanation),
-            ) + &not_kept(o.record.dropped),
+            ) + &said
+                + &not_kept(o.record.dropped),
             timeline,
             at,
         })),
@@ -572,12 +587,10 @@ fn not_kept(n: u64) -> String {
 }
 
 /// The error message the platform gave a refused call, in Meta's words.
-fn refusal_message(op: &Op, answer: &crate::model::Answer) -> Option<String> {
-    match answer {
-        crate::model::Answer::Graph(Err(e)) => match op {
-            Op::Graph(g) => Some(crate::wire::error_message(g, e)),
-            _ => Some(e.message().to_string()),
-        },
+fn refusal_message(op: &Op, outcome: &crate::model::Outcome) -> Option<String> {
+    match (op, &outcome.answer) {
+        (Op::Graph(g), _) => crate::wire::outcome_message(g.call.edge(), outcome),
+        (_, crate::model::Answer::Graph(Err(e))) => Some(e.message().to_string()),
         _ => None,
     }
 }

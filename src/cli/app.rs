@@ -3,8 +3,8 @@
 
 use super::{app_mutants, runtime, usage};
 use baton::app::{
-    AppConfig, AppMutant, DEFAULT_APP_ID, DEFAULT_SECRET, DEFAULT_TOKEN, DEFAULT_VERSION,
-    PAGE_INBOX_APP_ID, RunningApp,
+    AppConfig, AppMutant, DEFAULT_APP_ID, DEFAULT_SECRET, DEFAULT_TOKEN, DEFAULT_VERIFY_TOKEN,
+    DEFAULT_VERSION, PAGE_INBOX_APP_ID, RunningApp,
 };
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -23,7 +23,8 @@ Against baton serve (two terminals):
   baton app --port 3000 --graph http://127.0.0.1:8080
 then reset a page whose app has app_id 1001, access_token reference-app-token,
 app_secret reference-app-secret and webhook_url http://127.0.0.1:3000/webhook
-(the defaults), and drive users through /conformance.
+(the defaults), and drive users through /conformance. The handshake's default
+verify token is reference-app-verify-token, the one baton certify-app assumes.
 
 Only http:// Graph origins are supported (no TLS).
 
@@ -55,7 +56,8 @@ pub struct AppArgs {
     /// The app secret (webhook signatures, appsecret_proof) [default: reference-app-secret].
     #[arg(long, env = "BATON_APP_SECRET", hide_env_values = true)]
     secret: Option<String>,
-    /// The webhook verify token. Without it every verification handshake is answered.
+    /// The webhook verify token the handshake checks (APP-5); the default is the one
+    /// `baton certify-app` assumes [default: reference-app-verify-token].
     #[arg(long, env = "BATON_VERIFY_TOKEN", hide_env_values = true)]
     verify_token: Option<String>,
     /// The app has the human-agent feature (the bot still never uses the HUMAN_AGENT tag).
@@ -105,14 +107,19 @@ pub fn app(args: AppArgs) -> ExitCode {
             args.app_id
         ));
     }
-    let defaults = token == DEFAULT_TOKEN || secret == DEFAULT_SECRET;
+    let verify_token = match nonempty("--verify-token", args.verify_token, DEFAULT_VERIFY_TOKEN) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let defaults =
+        token == DEFAULT_TOKEN || secret == DEFAULT_SECRET || verify_token == DEFAULT_VERIFY_TOKEN;
     let cfg = AppConfig {
         graph: graph.trim_end_matches('/').to_string(),
         version: args.graph_version,
         app_id: args.app_id,
         token,
         secret,
-        verify_token: args.verify_token,
+        verify_token: Some(verify_token),
         human_agent: args.human_agent,
         mutants,
     };

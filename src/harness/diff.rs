@@ -1173,6 +1173,57 @@ mod tests {
         assert!(f.strict);
     }
 
+    /// The platform harness compares status, code and subcode only: a
+    /// target whose `message` says something else entirely (or nothing)
+    /// does not diverge, while one with another subcode does (wire.md,
+    /// Errors).
+    #[test]
+    fn refusal_messages_are_never_compared() {
+        let mut st = page(Some("11"));
+        user_message(&mut st);
+        let send = graph(
+            1,
+            Call::Send {
+                psid: "1".into(),
+                messaging_type: MessagingType::Response,
+                tag: None,
+                message: Message::Text {
+                    text: "x".into(),
+                    quick_replies: None,
+                },
+            },
+        );
+        let out = apply(&mut st.clone(), &send);
+        let Op::Graph(g) = &send else { unreachable!() };
+        let ours = crate::wire::render_outcome(g.call.edge(), &out, &st.setup);
+        let ours = serde_json::to_string(&ours.body).unwrap();
+        assert!(
+            ours.contains("another app is controlling this thread"),
+            "{ours}"
+        );
+        let seen = |body: &str| {
+            Seen::Graph(
+                crate::wire::parse_answer(
+                    crate::model::Edge::Messages,
+                    400,
+                    &[],
+                    body.as_bytes(),
+                    &st.setup,
+                )
+                .unwrap(),
+            )
+        };
+        for body in [
+            ours.as_str(),
+            r#"{"error":{"message":"Nope.","type":"OAuthException","code":10,"error_subcode":2018300,"fbtrace_id":"X"}}"#,
+            r#"{"error":{"code":10,"error_subcode":2018300}}"#,
+        ] {
+            assert!(answer(&out, &seen(body)).is_none(), "{body}");
+        }
+        let other = r#"{"error":{"message":"(#10) Message failed to send because another app is controlling this thread now.","code":10}}"#;
+        assert!(answer(&out, &seen(other)).is_some());
+    }
+
     #[test]
     fn input_1_a_server_error_is_strict() {
         let mut st = page(Some("11"));

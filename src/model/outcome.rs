@@ -3,7 +3,7 @@
 //! the step exercised. The differ compares an implementation's observations
 //! with exactly this.
 
-use super::op::{AppIx, AppRef, Psid};
+use super::op::{AppIx, AppRef, Defect, Psid};
 use super::rules::{Rule, RuleSet};
 use super::surface::Surface;
 use serde::{Deserialize, Serialize};
@@ -56,6 +56,10 @@ pub struct Outcome {
     pub received: Vec<Received>,
     /// Every rule this step exercised.
     pub rules: RuleSet,
+    /// Why a Graph call was refused (`None` for anything else): what
+    /// decided the error's code, and what its `message` says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Refusal>,
 }
 
 impl Outcome {
@@ -156,6 +160,110 @@ impl GraphError {
             (190, _) => "Invalid OAuth access token - Cannot parse access token",
             (200, _) => "(#200) The app does not have permission to use the HUMAN_AGENT tag",
             _ => "Unexpected error",
+        }
+    }
+}
+
+/// Why the model refused a Graph call, as precisely as it knows. Each
+/// reason has exactly one [`GraphError`] ([`Refusal::error`]): the reason
+/// decides the code, and the wire's `error_message` puts it in words, so a
+/// developer reading an answer knows what to fix. Only code and subcode are
+/// compared by the harness; the reason is the reference server's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// The decoder's defect (path, route or parameters; INPUT-1, EXP-3, PASS-7).
+    Malformed(Defect),
+    /// No access token (AUTH-1).
+    NoToken,
+    /// An access token no page knows (AUTH-1).
+    BadToken,
+    /// `appsecret_proof` absent where the app requires one (AUTH-3).
+    ProofMissing,
+    /// `appsecret_proof` not the HMAC of the token with the app secret (AUTH-3).
+    ProofWrong,
+    /// An id (`recipient.id`, `target_app_id`) is the empty string.
+    IdEmpty,
+    /// `messaging_type: MESSAGE_TAG` without `tag`.
+    TagMissing,
+    /// `message.text` is empty.
+    TextEmpty,
+    /// `message.text` is longer than 2000 characters.
+    TextTooLong,
+    /// `quick_replies` is an empty list.
+    QuickRepliesEmpty,
+    /// `metadata` is longer than 1000 characters.
+    MetadataTooLong,
+    /// `duration` outside 1 ..= 604 800 seconds (EXP-3).
+    DurationOutOfRange,
+    /// `platform` is neither messenger nor instagram (IG-5, IG-6).
+    PlatformUnknown,
+    /// The PSID is unknown to the page (INPUT-1).
+    UnknownPsid,
+    /// The `HUMAN_AGENT` tag from an app without the feature (HA-2).
+    HumanAgentNotApproved,
+    /// A customer feedback template on an Instagram thread (IG-5).
+    SurveyOnInstagram,
+    /// Another app or the inbox owns the thread (CTRL-4, PASS-3, TAKE-3,
+    /// REL-2, EXP-3, PASS-7).
+    NotOwner,
+    /// Nobody owns the thread: nothing to release, extend or pass metadata
+    /// for (REL-2, EXP-3, PASS-7).
+    Idle,
+    /// The caller already owns the thread (TAKE-4, REQ-3).
+    AlreadyOwner,
+    /// The caller named itself as the target (PASS-6, PASS-7).
+    ToSelf,
+    /// No `target_app_id` and no primary receiver (PASS-4).
+    NoPrimaryToPassTo,
+    /// `target_app_id` is no app of the page (PASS-5, PASS-7).
+    UnknownTarget,
+    /// The inbox of the other surface as target (IG-2).
+    OtherSurfaceInbox,
+    /// An Instagram menu on a page without an Instagram account (IG-5).
+    NoInstagramAccount,
+    /// A user-level menu on an Instagram thread (IG-5).
+    UserMenuOnInstagram,
+    /// The page menu by an app other than the primary receiver (MENU-1).
+    PageMenuNotPrimary,
+    /// A user-level menu change this app may not make now (MENU-2).
+    UserMenuNotAllowed,
+    /// `secondary_receivers` by an app that is not the primary (PRI-1).
+    SecondariesNotPrimary,
+}
+
+impl Refusal {
+    /// The one error this reason is answered with.
+    pub const fn error(self) -> GraphError {
+        use Refusal as R;
+        match self {
+            R::NoToken => GraphError::NO_TOKEN,
+            R::BadToken => GraphError::BAD_TOKEN,
+            R::UnknownPsid => GraphError::UNKNOWN_PSID,
+            R::HumanAgentNotApproved => GraphError::NO_PERMISSION,
+            R::NotOwner => GraphError::NOT_OWNER,
+            R::UnknownTarget | R::OtherSurfaceInbox => GraphError::UNKNOWN_TARGET,
+            R::PageMenuNotPrimary | R::UserMenuNotAllowed | R::SecondariesNotPrimary => {
+                GraphError::NOT_ALLOWED
+            }
+            R::Malformed(_)
+            | R::ProofMissing
+            | R::ProofWrong
+            | R::IdEmpty
+            | R::TagMissing
+            | R::TextEmpty
+            | R::TextTooLong
+            | R::QuickRepliesEmpty
+            | R::MetadataTooLong
+            | R::DurationOutOfRange
+            | R::PlatformUnknown
+            | R::SurveyOnInstagram
+            | R::Idle
+            | R::AlreadyOwner
+            | R::ToSelf
+            | R::NoPrimaryToPassTo
+            | R::NoInstagramAccount
+            | R::UserMenuOnInstagram => GraphError::INVALID,
         }
     }
 }
@@ -310,6 +418,7 @@ impl Outcome {
             deliveries: Vec::new(),
             received: Vec::new(),
             rules: RuleSet::EMPTY.with(decided_by),
+            refusal: None,
         }
     }
 }

@@ -3,10 +3,12 @@
 use super::mutants::Mutant;
 use super::platform::{Page, Platform, read_body};
 use crate::model::{
-    Answer, Call, Caller, DAY_MS, GraphError, GraphOp, GraphSuccess, Op, Party, Setup,
+    Call, Caller, DAY_MS, Edge, GraphError, GraphOp, GraphSuccess, Op, Outcome, Party, Setup,
     apply_pageless,
 };
-use crate::wire::{HttpAnswer, HttpParts, PageKeys, RawRequest, decode_graph, render_answer};
+use crate::wire::{
+    HttpAnswer, HttpParts, PageKeys, RawRequest, decode_graph, render_answer, render_outcome,
+};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
@@ -51,6 +53,7 @@ pub(super) async fn handle(State(platform): State<Arc<Platform>>, req: Request) 
 
     let Some(page) = raw.token().and_then(|t| platform.page_of_token(t)) else {
         let op = decode_graph(&raw, None);
+        let edge = op.call.edge();
         let mut out = apply_pageless(&op);
         platform.config.mutants.bend_refusal(&mut out);
         if let Some(o) = &platform.config.observer {
@@ -63,7 +66,8 @@ pub(super) async fn handle(State(platform): State<Arc<Platform>>, req: Request) 
             });
         }
         return answer(
-            &out.answer,
+            edge,
+            &out,
             &Setup::new("0".into(), 0, Vec::new(), None).expect("empty setup"),
         );
     };
@@ -79,9 +83,10 @@ pub(super) async fn handle(State(platform): State<Arc<Platform>>, req: Request) 
         setup: &page.state.setup,
         apps: &page.creds,
     };
-    let op = Op::Graph(decode_graph(&raw, Some(&keys)));
-    let out = page.decide(&platform.config, &op);
-    answer(&out.answer, &page.state.setup)
+    let g = decode_graph(&raw, Some(&keys));
+    let edge = g.call.edge();
+    let out = page.decide(&platform.config, &Op::Graph(g));
+    answer(edge, &out, &page.state.setup)
 }
 
 /// The `racy-take` mutant: check that the thread is idle, let go of the
@@ -116,10 +121,10 @@ async fn racy_take(page: &Arc<std::sync::Mutex<Page>>, raw: &RawRequest) -> Opti
     let t = p.state.threads.get_mut(&psid)?;
     t.owner = Some(Party::App(app));
     t.deadline_ms = now + DAY_MS;
-    Some(answer(
-        &Answer::Graph(Ok(GraphSuccess::Success)),
+    Some(http(render_answer(
+        &Ok(GraphSuccess::Success),
         &p.state.setup,
-    ))
+    )))
 }
 
 /// The `form-misparse` mutant: form values that hold JSON objects or
@@ -135,12 +140,9 @@ fn drop_json_form_values(body: &[u8]) -> Vec<u8> {
         .into_bytes()
 }
 
-fn answer(answer: &Answer, setup: &Setup) -> Response {
-    match answer {
-        Answer::Graph(a) => http(render_answer(a, setup)),
-        // The model answers Graph operations with Graph answers only.
-        Answer::Control(_) => http(render_answer(&Err(GraphError::INVALID), setup)),
-    }
+/// The model's outcome as HTTP: the wire decides the words of a refusal.
+fn answer(edge: Edge, out: &Outcome, setup: &Setup) -> Response {
+    http(render_outcome(edge, out, setup))
 }
 
 fn too_large() -> Response {

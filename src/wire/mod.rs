@@ -48,7 +48,8 @@ pub use request::{
 pub use response::{
     DataBody, ErrorBody, ErrorEnvelope, HttpAnswer, REFERENCE_FBTRACE_ID, ResultBody,
     SecondaryReceiver, SentBody, SuccessBody, ThreadOwnerEntry, ThreadOwnerInfo, error_envelope,
-    error_message, parse_answer, render_answer, render_success, www_authenticate,
+    error_message, outcome_message, parse_answer, render_answer, render_outcome, render_success,
+    www_authenticate,
 };
 pub use sign::{
     SIGNATURE_HEADER, appsecret_proof, check_appsecret_proof, signature_header, verify_signature,

@@ -10,7 +10,10 @@
 
 use super::ids;
 use crate::model::judge::ObservedAnswer;
-use crate::model::{AppRef, Edge, GraphError, GraphOp, GraphSuccess, OwnerView, Party, Setup};
+use crate::model::{
+    Answer, AppRef, Defect, Edge, GraphError, GraphSuccess, Outcome, OwnerView, Party, Refusal,
+    Setup,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -104,11 +107,11 @@ pub fn www_authenticate(message: &str) -> String {
     format!("OAuth \"Facebook Platform\" \"invalid_token\" \"{escaped}\"")
 }
 
-/// The error envelope for a model error.
-pub fn error_envelope(e: &GraphError, fbtrace_id: &str) -> ErrorEnvelope {
+/// The error envelope for a model error, with its `message`.
+pub fn error_envelope(e: &GraphError, message: &str, fbtrace_id: &str) -> ErrorEnvelope {
     ErrorEnvelope {
         error: ErrorBody {
-            message: e.message().to_string(),
+            message: message.to_string(),
             kind: "OAuthException".to_string(),
             code: e.code,
             error_subcode: e.subcode,
@@ -152,8 +155,32 @@ pub fn render_success(s: &GraphSuccess, setup: &Setup) -> Value {
     }
 }
 
-/// The whole HTTP answer for the model's verdict on a Graph call.
+/// The whole HTTP answer for the model's verdict on a Graph call on
+/// `edge`: a refusal says why in its `message` ([`error_message`]), with
+/// the code and subcode of its reason. This is what the reference server
+/// sends; it only renders what the model decided.
+pub fn render_outcome(edge: Edge, out: &Outcome, setup: &Setup) -> HttpAnswer {
+    match &out.answer {
+        Answer::Graph(a) => {
+            let message = outcome_message(edge, out);
+            render(a, message.as_deref(), setup)
+        }
+        // The model answers Graph operations with Graph answers only.
+        Answer::Control(_) => render_answer(&Err(GraphError::INVALID), setup),
+    }
+}
+
+/// The whole HTTP answer for a Graph answer with no reason known: a
+/// refusal gets its code's general message.
 pub fn render_answer(answer: &Result<GraphSuccess, GraphError>, setup: &Setup) -> HttpAnswer {
+    render(answer, None, setup)
+}
+
+fn render(
+    answer: &Result<GraphSuccess, GraphError>,
+    message: Option<&str>,
+    setup: &Setup,
+) -> HttpAnswer {
     let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
     match answer {
         Ok(s) => HttpAnswer {
@@ -162,30 +189,128 @@ pub fn render_answer(answer: &Result<GraphSuccess, GraphError>, setup: &Setup) -
             body: render_success(s, setup),
         },
         Err(e) => {
+            let message = message.unwrap_or(e.message());
             if e.www_authenticate {
-                headers.push((
-                    "WWW-Authenticate".to_string(),
-                    www_authenticate(e.message()),
-                ));
+                headers.push(("WWW-Authenticate".to_string(), www_authenticate(message)));
             }
             HttpAnswer {
                 status: e.status,
                 headers,
-                body: serde_json::to_value(error_envelope(e, REFERENCE_FBTRACE_ID))
+                body: serde_json::to_value(error_envelope(e, message, REFERENCE_FBTRACE_ID))
                     .expect("error envelopes serialize"),
             }
         }
     }
 }
 
-/// The `message` of a refusal, in Meta's own words where the decoder knows
-/// what was wrong (the defect of a malformed call), so that a developer
-/// reading it can act on it; else the code's general message.
-pub fn error_message(op: &GraphOp, e: &GraphError) -> String {
-    use crate::model::{Call, Defect};
-    let Call::Malformed { defect, .. } = &op.call else {
-        return e.message().to_string();
+/// The `message` of a refusal of a call on `edge`: the model's reason in
+/// Meta's own words where Meta has some (the token errors, `appsecret_proof`,
+/// `messaging_type`, 2018300, 2018001), else in words saying what was wrong
+/// and how to fix it. A refusal without a reason, or whose error is not its
+/// reason's (a mutant bent it), gets the code's general message.
+pub fn error_message(edge: Edge, refusal: Option<Refusal>, e: &GraphError) -> String {
+    match refusal {
+        Some(r) if r.error() == *e => refusal_words(edge, r),
+        _ => e.message().to_string(),
+    }
+}
+
+/// The `message` of the refusal in an outcome, if it is one.
+pub fn outcome_message(edge: Edge, out: &Outcome) -> Option<String> {
+    match &out.answer {
+        Answer::Graph(Err(e)) => Some(error_message(edge, out.refusal, e)),
+        _ => None,
+    }
+}
+
+fn refusal_words(edge: Edge, r: Refusal) -> String {
+    use Refusal as R;
+    let verb = match edge {
+        Edge::Messages => "send messages",
+        Edge::PassThreadControl => "pass thread control",
+        Edge::TakeThreadControl => "take thread control",
+        Edge::ReleaseThreadControl => "release thread control",
+        Edge::ExtendThreadControl => "extend thread control",
+        Edge::PassThreadMetadata => "pass thread metadata",
+        Edge::RequestThreadControl => "request thread control",
+        Edge::ThreadOwner => "read the thread owner",
+        Edge::SecondaryReceivers => "list secondary receivers",
+        Edge::MessengerProfile | Edge::CustomUserSettings => "change persistent menus",
     };
+    match r {
+        R::Malformed(d) => defect_words(d),
+        R::NoToken => GraphError::NO_TOKEN.message().into(),
+        R::BadToken => GraphError::BAD_TOKEN.message().into(),
+        R::ProofMissing => "API calls from the server require an appsecret_proof argument".into(),
+        R::ProofWrong => "Invalid appsecret_proof provided in the API argument".into(),
+        R::IdEmpty => "(#100) An id must be a non-empty string or an integer".into(),
+        R::TagMissing => {
+            "(#100) The parameter tag is required when messaging_type is MESSAGE_TAG".into()
+        }
+        R::TextEmpty => "(#100) Param message[text] must be a non-empty string".into(),
+        R::TextTooLong => {
+            "(#100) Length of param message[text] must be less than or equal to 2000".into()
+        }
+        R::QuickRepliesEmpty => {
+            "(#100) Param message[quick_replies] must be a non-empty array".into()
+        }
+        R::MetadataTooLong => {
+            "(#100) Length of param metadata must be less than or equal to 1000".into()
+        }
+        R::DurationOutOfRange => {
+            "(#100) Param duration must be between 1 and 604800 seconds".into()
+        }
+        R::PlatformUnknown => "(#100) Param platform must be messenger or instagram".into(),
+        R::UnknownPsid => GraphError::UNKNOWN_PSID.message().into(),
+        R::HumanAgentNotApproved => GraphError::NO_PERMISSION.message().into(),
+        R::SurveyOnInstagram => {
+            "(#100) Customer feedback templates cannot be sent on Instagram".into()
+        }
+        R::NotOwner if edge == Edge::Messages => GraphError::NOT_OWNER.message().into(),
+        R::NotOwner if edge == Edge::TakeThreadControl => {
+            "(#10) Another app is controlling this thread now: only the primary receiver can take thread control from it".into()
+        }
+        R::NotOwner => format!(
+            "(#10) Another app is controlling this thread now: only the app controlling it can {verb}"
+        ),
+        R::Idle if edge == Edge::PassThreadMetadata => {
+            "(#100) No app is controlling this thread now: only the app controlling it can pass thread metadata".into()
+        }
+        R::Idle => format!(
+            "(#100) No app is controlling this thread now: there is no thread control to {}",
+            verb.trim_end_matches(" thread control")
+        ),
+        R::AlreadyOwner => format!(
+            "(#100) This app is already controlling this thread: there is no need to {verb}"
+        ),
+        R::ToSelf => format!("(#100) An app cannot {verb} to itself"),
+        R::NoPrimaryToPassTo => {
+            "(#100) The parameter target_app_id is required: this page has no primary receiver to pass to".into()
+        }
+        R::UnknownTarget => GraphError::UNKNOWN_TARGET.message().into(),
+        R::OtherSurfaceInbox => {
+            "(#100) Invalid target_app_id: that inbox is not the inbox of this thread's platform".into()
+        }
+        R::NoInstagramAccount => {
+            "(#100) No Instagram account is linked to this page: there is no Instagram menu".into()
+        }
+        R::UserMenuOnInstagram => {
+            "(#100) User-level persistent menus are not available on Instagram".into()
+        }
+        R::PageMenuNotPrimary => {
+            "(#10) Only the primary receiver can change this page's persistent menu".into()
+        }
+        R::UserMenuNotAllowed => {
+            "(#10) Only the app controlling this thread can change its persistent menu (any app may set one on an idle thread)".into()
+        }
+        R::SecondariesNotPrimary => {
+            "(#10) Only the page's primary receiver can list secondary receivers".into()
+        }
+    }
+}
+
+/// What the decoder found wrong, in Meta's words where it has some.
+fn defect_words(defect: Defect) -> String {
     let param = |p: &str| format!("(#100) The parameter {p} is required");
     match defect {
         Defect::BadPath => {
@@ -227,7 +352,7 @@ pub fn error_message(op: &GraphOp, e: &GraphError) -> String {
         Defect::MenuMalformed => {
             "(#100) Param persistent_menu must be a non-empty list of menus".into()
         }
-        Defect::Other => e.message().to_string(),
+        Defect::Other => GraphError::INVALID.message().to_string(),
     }
 }
 

@@ -5,15 +5,17 @@
 
 use crate::model::op::{AppIx, Choice};
 use crate::model::outcome::{
-    Answer, Channel, ControlSuccess, Delivery, Event, EventKind, GraphError, GraphSuccess,
-    MessageKind, Outcome, Party, Received, TranscriptEntry,
+    Answer, Channel, ControlSuccess, Delivery, Event, EventKind, GraphSuccess, MessageKind,
+    Outcome, Party, Received, Refusal, TranscriptEntry,
 };
 use crate::model::rules::Rule;
 use crate::model::state::{DAY_MS, SentMessage, State};
 
-/// A refused Graph call. A refusal changes nothing (CTRL-5).
-pub(super) fn refuse(e: GraphError, rule: Rule) -> Outcome {
-    let mut out = Outcome::new(Answer::Graph(Err(e)), rule);
+/// A refused Graph call, answered with the reason's error. A refusal
+/// changes nothing (CTRL-5).
+pub(super) fn refuse(why: Refusal, rule: Rule) -> Outcome {
+    let mut out = Outcome::new(Answer::Graph(Err(why.error())), rule);
+    out.refusal = Some(why);
     out.rules.insert(Rule::Ctrl5);
     out
 }

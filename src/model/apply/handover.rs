@@ -3,7 +3,7 @@
 
 use super::effects::{refuse, succeed};
 use crate::model::op::{AppIx, AppRef};
-use crate::model::outcome::{EventKind, GraphError, GraphSuccess, Outcome, Party};
+use crate::model::outcome::{EventKind, GraphSuccess, Outcome, Party, Refusal};
 use crate::model::rules::Rule;
 use crate::model::state::{Folder, State};
 
@@ -21,29 +21,29 @@ pub(super) fn pass(
     let target = match target.map(|t| st.setup.resolve(t)) {
         None => match st.primary {
             Some(p) => Party::App(p),
-            None => return refuse(GraphError::INVALID, Rule::Pass4),
+            None => return refuse(Refusal::NoPrimaryToPassTo, Rule::Pass4),
         },
         Some(AppRef::App(a)) => Party::App(a),
         // The thread's own inbox; the other surface's is no target here (IG-2).
         Some(AppRef::PageInbox) if inbox == Party::PageInbox => Party::PageInbox,
         Some(AppRef::InstagramInbox) if inbox == Party::InstagramInbox => Party::InstagramInbox,
         Some(AppRef::PageInbox | AppRef::InstagramInbox) => {
-            let mut out = refuse(GraphError::UNKNOWN_TARGET, Rule::Ig2);
+            let mut out = refuse(Refusal::OtherSurfaceInbox, Rule::Ig2);
             out.rules.insert(Rule::Pass5);
             return out;
         }
-        Some(AppRef::Unknown(_)) => return refuse(GraphError::UNKNOWN_TARGET, Rule::Pass5),
+        Some(AppRef::Unknown(_)) => return refuse(Refusal::UnknownTarget, Rule::Pass5),
     };
     let owner = st.owner(psid);
     let rule = match owner {
         None => Rule::Pass2,
         Some(Party::App(o)) if o == app => {
             if target == Party::App(app) {
-                return refuse(GraphError::INVALID, Rule::Pass6);
+                return refuse(Refusal::ToSelf, Rule::Pass6);
             }
             Rule::Pass1
         }
-        Some(_) => return refuse(GraphError::NOT_OWNER, Rule::Pass3),
+        Some(_) => return refuse(Refusal::NotOwner, Rule::Pass3),
     };
     let mut out = succeed(GraphSuccess::Success, rule);
     if implicit_target {
@@ -85,15 +85,15 @@ pub(super) fn pass_metadata(
 ) -> Outcome {
     let target = match st.setup.resolve(target) {
         AppRef::App(a) => a,
-        _ => return refuse(GraphError::UNKNOWN_TARGET, Rule::Pass7),
+        _ => return refuse(Refusal::UnknownTarget, Rule::Pass7),
     };
     match st.owner(psid) {
         Some(Party::App(o)) if o == app => {}
-        None => return refuse(GraphError::INVALID, Rule::Pass7),
-        Some(_) => return refuse(GraphError::NOT_OWNER, Rule::Pass7),
+        None => return refuse(Refusal::Idle, Rule::Pass7),
+        Some(_) => return refuse(Refusal::NotOwner, Rule::Pass7),
     }
     if target == app {
-        return refuse(GraphError::INVALID, Rule::Pass7);
+        return refuse(Refusal::ToSelf, Rule::Pass7);
     }
     let mut out = succeed(GraphSuccess::Success, Rule::Pass7);
     let kind = EventKind::PassThreadMetadata {
@@ -113,7 +113,7 @@ pub(super) fn take(st: &mut State, app: AppIx, psid: &str, metadata: &Option<Str
             st.set_owner(psid, me, &mut out);
             out
         }
-        Some(o) if o == me => refuse(GraphError::INVALID, Rule::Take4),
+        Some(o) if o == me => refuse(Refusal::AlreadyOwner, Rule::Take4),
         Some(o) if st.primary == Some(app) => {
             let mut out = succeed(GraphSuccess::Success, Rule::Take2);
             st.set_owner(psid, me, &mut out);
@@ -127,7 +127,7 @@ pub(super) fn take(st: &mut State, app: AppIx, psid: &str, metadata: &Option<Str
             }
             out
         }
-        Some(_) => refuse(GraphError::NOT_OWNER, Rule::Take3),
+        Some(_) => refuse(Refusal::NotOwner, Rule::Take3),
     }
 }
 
@@ -152,7 +152,7 @@ pub(super) fn request(
             st.notify_handover(&mut out, app, psid, kind, Rule::Req2);
             out
         }
-        Some(o) if o == me => refuse(GraphError::INVALID, Rule::Req3),
+        Some(o) if o == me => refuse(Refusal::AlreadyOwner, Rule::Req3),
         Some(Party::App(owner)) => {
             let mut out = succeed(GraphSuccess::Success, Rule::Req1);
             let kind = EventKind::RequestThreadControl {
@@ -176,8 +176,8 @@ pub(super) fn request(
 fn refuse_non_owner(st: &State, app: AppIx, psid: &str, rule: Rule) -> Option<Outcome> {
     match st.owner(psid) {
         Some(Party::App(o)) if o == app => None,
-        None => Some(refuse(GraphError::INVALID, rule)),
-        Some(_) => Some(refuse(GraphError::NOT_OWNER, rule)),
+        None => Some(refuse(Refusal::Idle, rule)),
+        Some(_) => Some(refuse(Refusal::NotOwner, rule)),
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::effects::{refuse, succeed};
 use crate::model::op::{AppIx, Choice};
-use crate::model::outcome::{GraphError, GraphSuccess, Outcome, Party};
+use crate::model::outcome::{GraphSuccess, Outcome, Party, Refusal};
 use crate::model::rules::Rule;
 use crate::model::state::{MenuState, State};
 use crate::model::surface::Surface;
@@ -20,12 +20,12 @@ pub(super) fn page_menu(
 ) -> Outcome {
     if surface.is_instagram() && !st.setup.has_instagram() {
         // No Instagram account is linked: there is no Instagram menu to set.
-        let mut out = refuse(GraphError::INVALID, Rule::Ig5);
+        let mut out = refuse(Refusal::NoInstagramAccount, Rule::Ig5);
         out.rules.insert(Rule::Menu1);
         return out;
     }
     let mut out = if st.primary.is_some_and(|p| p != app) {
-        refuse(GraphError::NOT_ALLOWED, Rule::Menu1)
+        refuse(Refusal::PageMenuNotPrimary, Rule::Menu1)
     } else {
         let menu = items.map(|items| MenuState {
             set_by: app,
@@ -55,7 +55,7 @@ pub(super) fn user_menu(
 ) -> Outcome {
     let t = st.threads.get_mut(psid).expect("PSID checked");
     if t.surface.is_instagram() {
-        let mut out = refuse(GraphError::INVALID, Rule::Ig5);
+        let mut out = refuse(Refusal::UserMenuOnInstagram, Rule::Ig5);
         out.rules.insert(Rule::Menu2);
         return out;
     }
@@ -64,7 +64,7 @@ pub(super) fn user_menu(
         None => items.is_some(),
     };
     if !allowed {
-        return refuse(GraphError::NOT_ALLOWED, Rule::Menu2);
+        return refuse(Refusal::UserMenuNotAllowed, Rule::Menu2);
     }
     t.user_menu = items.map(|items| MenuState {
         set_by: app,

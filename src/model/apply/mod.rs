@@ -17,7 +17,7 @@ mod user;
 use crate::model::op::{
     AppRef, Call, Caller, Defect, GraphOp, Message, MessagingType, Op, Proof, Special, Stage,
 };
-use crate::model::outcome::{ControlSuccess, GraphError, Outcome, Party};
+use crate::model::outcome::{ControlSuccess, Outcome, Party, Refusal};
 use crate::model::rules::Rule;
 use crate::model::state::{MAX_EXTEND_S, MAX_METADATA_CHARS, MAX_TEXT_CHARS, State, Thread};
 use crate::model::surface::Surface;
@@ -145,11 +145,11 @@ pub fn apply_pageless(g: &GraphOp) -> Outcome {
     if let Call::Malformed { defect, .. } = &g.call
         && defect.stage() == Stage::Path
     {
-        return refuse(GraphError::INVALID, Rule::Input1);
+        return refuse(Refusal::Malformed(*defect), Rule::Input1);
     }
     match g.caller {
-        Caller::Missing | Caller::Empty => refuse(GraphError::NO_TOKEN, Rule::Auth1),
-        Caller::Unknown | Caller::App(_) => refuse(GraphError::BAD_TOKEN, Rule::Auth1),
+        Caller::Missing | Caller::Empty => refuse(Refusal::NoToken, Rule::Auth1),
+        Caller::Unknown | Caller::App(_) => refuse(Refusal::BadToken, Rule::Auth1),
     }
 }
 
@@ -163,20 +163,24 @@ fn graph(st: &mut State, g: &GraphOp) -> Outcome {
     if let Call::Malformed { defect, .. } = &g.call
         && defect.stage() <= Stage::Route
     {
-        return authed(refuse(GraphError::INVALID, Rule::Input1));
+        return authed(refuse(Refusal::Malformed(*defect), Rule::Input1));
     }
     if st.setup.app(app).require_appsecret_proof && g.proof != Proof::Right {
-        return authed(refuse(GraphError::INVALID, Rule::Auth3));
+        let why = match g.proof {
+            Proof::Wrong => Refusal::ProofWrong,
+            _ => Refusal::ProofMissing,
+        };
+        return authed(refuse(why, Rule::Auth3));
     }
-    if let Err(rule) = check_params(&g.call) {
-        let mut out = refuse(GraphError::INVALID, rule);
+    if let Err((rule, why)) = check_params(&g.call) {
+        let mut out = refuse(why, rule);
         out.rules.insert(Rule::Input1);
         return authed(out);
     }
     if let Some(psid) = g.call.psid()
         && !st.threads.contains_key(psid)
     {
-        return authed(refuse(GraphError::UNKNOWN_PSID, Rule::Input1));
+        return authed(refuse(Refusal::UnknownPsid, Rule::Input1));
     }
     let mut out = match &g.call {
         Call::Send {
@@ -249,8 +253,9 @@ fn authed(mut out: Outcome) -> Outcome {
 }
 
 /// Step 5 of the check order: values that decode but are out of range.
-/// Returns the rule to name when refusing.
-fn check_params(call: &Call) -> Result<(), Rule> {
+/// Returns the rule to name when refusing, and why.
+fn check_params(call: &Call) -> Result<(), (Rule, Refusal)> {
+    let input = |why| Err((Rule::Input1, why));
     let id_ok = |s: &str| !s.is_empty();
     let meta_ok = |m: &Option<String>| {
         m.as_ref()
@@ -259,19 +264,21 @@ fn check_params(call: &Call) -> Result<(), Rule> {
     if let Some(psid) = call.psid()
         && !id_ok(psid)
     {
-        return Err(Rule::Input1);
+        return input(Refusal::IdEmpty);
     }
     match call {
         // A duration that is not an integer (text, a fraction, a boolean,
         // null) is named by both INPUT-1 and EXP-3; the extend rule is the
         // more specific one.
-        Call::Malformed { defect, .. } if defect.is_duration_not_integer() => Err(Rule::Exp3),
+        Call::Malformed { defect, .. } if defect.is_duration_not_integer() => {
+            Err((Rule::Exp3, Refusal::Malformed(*defect)))
+        }
         // PASS-7 makes both of its parameters required.
         Call::Malformed {
-            defect: Defect::TargetMissing | Defect::MetadataMissing,
+            defect: defect @ (Defect::TargetMissing | Defect::MetadataMissing),
             ..
-        } => Err(Rule::Pass7),
-        Call::Malformed { .. } => Err(Rule::Input1),
+        } => Err((Rule::Pass7, Refusal::Malformed(*defect))),
+        Call::Malformed { defect, .. } => input(Refusal::Malformed(*defect)),
         Call::Send {
             messaging_type,
             tag,
@@ -279,7 +286,7 @@ fn check_params(call: &Call) -> Result<(), Rule> {
             ..
         } => {
             if *messaging_type == MessagingType::MessageTag && tag.is_none() {
-                return Err(Rule::Input1);
+                return input(Refusal::TagMissing);
             }
             match message {
                 Message::Text {
@@ -287,11 +294,14 @@ fn check_params(call: &Call) -> Result<(), Rule> {
                     quick_replies,
                 } => {
                     let n = text.chars().count();
-                    if n == 0
-                        || n > MAX_TEXT_CHARS
-                        || quick_replies.as_ref().is_some_and(Vec::is_empty)
-                    {
-                        return Err(Rule::Input1);
+                    if n == 0 {
+                        return input(Refusal::TextEmpty);
+                    }
+                    if n > MAX_TEXT_CHARS {
+                        return input(Refusal::TextTooLong);
+                    }
+                    if quick_replies.as_ref().is_some_and(Vec::is_empty) {
+                        return input(Refusal::QuickRepliesEmpty);
                     }
                 }
                 Message::Buttons { .. } | Message::Survey { .. } => {}
@@ -304,19 +314,19 @@ fn check_params(call: &Call) -> Result<(), Rule> {
             if let Some(AppRef::Unknown(id)) = target
                 && !id_ok(id)
             {
-                return Err(Rule::Input1);
+                return input(Refusal::IdEmpty);
             }
             if meta_ok(metadata) {
                 Ok(())
             } else {
-                Err(Rule::Input1)
+                input(Refusal::MetadataTooLong)
             }
         }
         Call::Take { metadata, .. } | Call::Request { metadata, .. } => {
             if meta_ok(metadata) {
                 Ok(())
             } else {
-                Err(Rule::Input1)
+                input(Refusal::MetadataTooLong)
             }
         }
         Call::PassMetadata {
@@ -325,32 +335,32 @@ fn check_params(call: &Call) -> Result<(), Rule> {
             if let AppRef::Unknown(id) = target
                 && !id_ok(id)
             {
-                return Err(Rule::Input1);
+                return input(Refusal::IdEmpty);
             }
             if metadata.chars().count() <= MAX_METADATA_CHARS {
                 Ok(())
             } else {
-                Err(Rule::Input1)
+                input(Refusal::MetadataTooLong)
             }
         }
         Call::Extend { duration, .. } => {
             if (1..=MAX_EXTEND_S).contains(duration) {
                 Ok(())
             } else {
-                Err(Rule::Exp3)
+                Err((Rule::Exp3, Refusal::DurationOutOfRange))
             }
         }
         // `platform`: messenger or instagram, in any case (IG-5, IG-6).
         Call::SecondaryReceivers {
             platform: Some(p), ..
-        } if Surface::parse_platform(p).is_none() => Err(Rule::Ig6),
+        } if Surface::parse_platform(p).is_none() => Err((Rule::Ig6, Refusal::PlatformUnknown)),
         Call::SetPageMenu {
             platform: Some(p), ..
         }
         | Call::DeletePageMenu { platform: Some(p) }
             if Surface::parse_platform(p).is_none() =>
         {
-            Err(Rule::Ig5)
+            Err((Rule::Ig5, Refusal::PlatformUnknown))
         }
         _ => Ok(()),
     }

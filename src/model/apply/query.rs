@@ -2,7 +2,7 @@
 
 use super::effects::{refuse, succeed};
 use crate::model::op::AppIx;
-use crate::model::outcome::{GraphError, GraphSuccess, Outcome, OwnerView, Party};
+use crate::model::outcome::{GraphSuccess, Outcome, OwnerView, Party, Refusal};
 use crate::model::rules::Rule;
 use crate::model::state::State;
 
@@ -34,7 +34,7 @@ pub(super) fn secondary_receivers(st: &State, app: AppIx, platform_given: bool) 
             out.rules.insert(Rule::Pri5);
             out
         }
-        _ => refuse(GraphError::NOT_ALLOWED, Rule::Pri1),
+        _ => refuse(Refusal::SecondariesNotPrimary, Rule::Pri1),
     };
     if platform_given {
         out.rules.insert(Rule::Ig6);

@@ -3,7 +3,7 @@
 
 use super::effects::{refuse, succeed};
 use crate::model::op::{AppIx, HUMAN_AGENT_TAG, Message, MessagingType};
-use crate::model::outcome::{GraphError, GraphSuccess, MessageKind, Outcome, Party};
+use crate::model::outcome::{GraphSuccess, MessageKind, Outcome, Party, Refusal};
 use crate::model::rules::Rule;
 use crate::model::state::{HeldSurvey, State};
 
@@ -20,7 +20,7 @@ pub(super) fn send(
     if let Message::Survey { .. } = message
         && st.surface(psid).is_some_and(|s| s.is_instagram())
     {
-        let mut out = refuse(GraphError::INVALID, Rule::Ig5);
+        let mut out = refuse(Refusal::SurveyOnInstagram, Rule::Ig5);
         out.rules.insert(Rule::Survey1);
         return out;
     }
@@ -28,7 +28,7 @@ pub(super) fn send(
     let human_agent_tag =
         messaging_type == MessagingType::MessageTag && tag.as_deref() == Some(HUMAN_AGENT_TAG);
     if human_agent_tag && !st.setup.app(app).human_agent {
-        return refuse(GraphError::NO_PERMISSION, Rule::Ha2);
+        return refuse(Refusal::HumanAgentNotApproved, Rule::Ha2);
     }
     let owner = st.owner(psid);
     let (kind, text, buttons) = match message {
@@ -64,7 +64,7 @@ pub(super) fn send(
             return out;
         }
         Some(_) => {
-            let mut out = refuse(GraphError::NOT_OWNER, Rule::Ctrl4);
+            let mut out = refuse(Refusal::NotOwner, Rule::Ctrl4);
             if human_agent_tag {
                 out.rules.insert(Rule::Ha1);
             }

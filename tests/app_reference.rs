@@ -947,5 +947,10 @@ async fn mutant_no_messaging_type_is_refused_as_bad_input() {
     assert_eq!(calls.len(), 1);
     assert_eq!((calls[0].edge.as_str(), calls[0].status), ("messages", 400));
     assert_eq!(calls[0].answer["error"]["code"], 100);
+    // The platform says what was wrong, in Meta's words.
+    assert_eq!(
+        calls[0].answer["error"]["message"],
+        "(#100) The parameter messaging_type is required"
+    );
     assert_eq!(p.transcript(&u).await, []);
 }

@@ -234,3 +234,62 @@ async fn an_app_6_counterexample_shows_the_refusal_message() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A call that breaks a MUST rule and a SHOULD rule at once (a send on
+/// standby without asking thread_owner: BP-1 and BP-2) is filed under the
+/// MUST rule and fails the run: a SHOULD finding never hides a MUST one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_must_rule_broken_with_a_should_rule_fails_the_run() {
+    let seed = 1;
+    let mutants = [AppMutant::NeverAsksOwner, AppMutant::SendsOnStandby];
+    println!("seed {seed}, app mutants never-asks-owner and sends-on-standby");
+    let dir = std::env::temp_dir().join(format!("baton-app-bp-2-lead-{}", std::process::id()));
+    let identity = AppIdentity {
+        app_id: baton::app::DEFAULT_APP_ID.into(),
+        token: baton::app::DEFAULT_TOKEN.into(),
+        secret: baton::app::DEFAULT_SECRET.into(),
+        verify_token: Some(baton::app::DEFAULT_VERIFY_TOKEN.into()),
+        human_agent: false,
+    };
+    let graph = fixed_port(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+    let app = Reference::start(&identity, graph, &mutants).await.unwrap();
+    let mut cfg = CertifyConfig::new(app.webhook.clone(), identity);
+    cfg.app_mutants = vec!["never-asks-owner".into(), "sends-on-standby".into()];
+    cfg.bind = graph;
+    cfg.seed = seed;
+    cfg.cases = 24;
+    cfg.out_dir = dir.join("out");
+    cfg.snapshot_dir = dir.join("snapshots");
+    let run = certify(cfg).await.unwrap();
+    app.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let summary = run.summary();
+    let both: Vec<_> = run
+        .counterexamples
+        .iter()
+        .filter(|c| {
+            c.divergence.rules.contains(&Rule::Bp1) && c.divergence.rules.contains(&Rule::Bp2)
+        })
+        .collect();
+    assert!(
+        !both.is_empty(),
+        "seed {seed}: no counterexample breaks BP-1 and BP-2 at once:\n{summary}"
+    );
+    for c in both {
+        assert_eq!(
+            c.rule,
+            Rule::Bp2,
+            "seed {seed}: filed under {}:\n{summary}",
+            c.rule
+        );
+        assert!(
+            c.divergence.strict,
+            "seed {seed}: BP-2 is a MUST:\n{summary}"
+        );
+    }
+    assert_eq!(
+        run.exit_code(),
+        1,
+        "seed {seed}: BP-2 is broken:\n{summary}"
+    );
+}

@@ -143,13 +143,7 @@ impl GraphClient {
                 if status.is_success() {
                     Answer::Ok(body)
                 } else {
-                    let e = &body["error"];
-                    Answer::Failed(format!(
-                        "HTTP {} code {} subcode {}",
-                        status.as_u16(),
-                        e["code"],
-                        e["error_subcode"]
-                    ))
+                    Answer::Failed(refusal(status.as_u16(), &body))
                 }
             }
         };
@@ -157,10 +151,38 @@ impl GraphClient {
     }
 }
 
+/// A refused call in words for the log: status, code, subcode and the
+/// platform's message (which says what was wrong).
+fn refusal(status: u16, body: &Value) -> String {
+    let e = &body["error"];
+    let mut s = format!(
+        "HTTP {status} code {} subcode {}",
+        e["code"], e["error_subcode"]
+    );
+    if let Some(m) = e["message"].as_str().filter(|m| !m.is_empty()) {
+        s.push_str(&format!(": {m}"));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::app::bot::{answer_for, goodbye};
+
+    #[test]
+    fn a_refusal_is_logged_with_the_platforms_message() {
+        let body = json!({"error": {"message": "(#100) The parameter messaging_type is required",
+            "type": "OAuthException", "code": 100, "fbtrace_id": "x"}});
+        assert_eq!(
+            refusal(400, &body),
+            "HTTP 400 code 100 subcode null: (#100) The parameter messaging_type is required"
+        );
+        assert_eq!(
+            refusal(500, &Value::Null),
+            "HTTP 500 code null subcode null"
+        );
+    }
 
     #[test]
     fn app_6_every_call_is_rendered_as_wire_md_says() {

@@ -447,11 +447,17 @@ fn asks(rule: Rule) -> &'static str {
     }
 }
 
-/// The divergence of a played case: its first violation, naming every rule
-/// the case broke (so a replay that breaks the same rule first or later
-/// still reproduces it).
+/// The divergence of a played case: its first violation of a MUST rule
+/// (else its first violation), naming every rule the case broke (so a
+/// replay that breaks the same rule first or later still reproduces it). A
+/// call that breaks a SHOULD and a MUST rule at once (BP-1 and BP-2) is
+/// filed under the MUST rule and fails the run.
 fn divergence(o: &Outcome) -> Option<Divergence> {
-    let first: &Violation = o.judgement.violations.first()?;
+    let violations = &o.judgement.violations;
+    let first: &Violation = violations
+        .iter()
+        .find(|v| v.rule.level() == crate::model::Level::Must)
+        .or(violations.first())?;
     let mut rules = vec![first.rule];
     for v in &o.judgement.violations {
         if !rules.contains(&v.rule) {

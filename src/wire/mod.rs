@@ -6,8 +6,9 @@
 //! sides go through this one module:
 //!
 //! * server side: [`HttpParts`] → [`RawRequest::parse`] → [`decode_graph`]
-//!   gives the `GraphOp` the model applies; [`render_answer`] turns the
-//!   model's answer back into HTTP; [`delivery_body`] and [`signature_header`]
+//!   gives the `GraphOp` the model applies; [`render_outcome`] turns the
+//!   model's answer back into HTTP (a refusal's `message` worded from the
+//!   model's [`Refusal`](crate::model::Refusal) by [`error_message`]); [`delivery_body`] and [`signature_header`]
 //!   build webhook deliveries; [`control`] decodes control-API calls.
 //! * harness side: [`render_graph`] produces the request for an operation,
 //!   [`parse_answer`] and [`parse_delivery`] turn what the implementation

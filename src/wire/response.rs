@@ -569,6 +569,104 @@ mod tests {
         );
     }
 
+    /// Every reason, on every edge, is worded with its own error's code
+    /// (`(#10)`, `(#100)`, `(#200)`; the token and proof errors in Meta's
+    /// words, which carry none), and says more than the code's general
+    /// message wherever the reason is more precise than the code.
+    #[test]
+    fn every_refusal_is_worded_with_its_code() {
+        use Refusal as R;
+        let mut all = vec![
+            R::NoToken,
+            R::BadToken,
+            R::ProofMissing,
+            R::ProofWrong,
+            R::IdEmpty,
+            R::TagMissing,
+            R::TextEmpty,
+            R::TextTooLong,
+            R::QuickRepliesEmpty,
+            R::MetadataTooLong,
+            R::DurationOutOfRange,
+            R::PlatformUnknown,
+            R::UnknownPsid,
+            R::HumanAgentNotApproved,
+            R::SurveyOnInstagram,
+            R::NotOwner,
+            R::Idle,
+            R::AlreadyOwner,
+            R::ToSelf,
+            R::NoPrimaryToPassTo,
+            R::UnknownTarget,
+            R::OtherSurfaceInbox,
+            R::NoInstagramAccount,
+            R::UserMenuOnInstagram,
+            R::PageMenuNotPrimary,
+            R::UserMenuNotAllowed,
+            R::SecondariesNotPrimary,
+        ];
+        // A new reason must be added above: this match has no wildcard.
+        for r in &all {
+            match r {
+                R::Malformed(_)
+                | R::NoToken
+                | R::BadToken
+                | R::ProofMissing
+                | R::ProofWrong
+                | R::IdEmpty
+                | R::TagMissing
+                | R::TextEmpty
+                | R::TextTooLong
+                | R::QuickRepliesEmpty
+                | R::MetadataTooLong
+                | R::DurationOutOfRange
+                | R::PlatformUnknown
+                | R::UnknownPsid
+                | R::HumanAgentNotApproved
+                | R::SurveyOnInstagram
+                | R::NotOwner
+                | R::Idle
+                | R::AlreadyOwner
+                | R::ToSelf
+                | R::NoPrimaryToPassTo
+                | R::UnknownTarget
+                | R::OtherSurfaceInbox
+                | R::NoInstagramAccount
+                | R::UserMenuOnInstagram
+                | R::PageMenuNotPrimary
+                | R::UserMenuNotAllowed
+                | R::SecondariesNotPrimary => {}
+            }
+        }
+        all.extend(Defect::ALL.iter().map(|d| R::Malformed(*d)));
+        for &r in &all {
+            let e = r.error();
+            for &edge in Edge::ALL {
+                let m = error_message(edge, Some(r), &e);
+                match e.code {
+                    10 | 100 | 200 if !matches!(r, R::ProofMissing | R::ProofWrong) => {
+                        assert!(m.starts_with(&format!("(#{}) ", e.code)), "{r:?}: {m}")
+                    }
+                    _ => assert!(!m.is_empty() && !m.starts_with("(#"), "{r:?}: {m}"),
+                }
+                let general = matches!(r, R::Malformed(Defect::Other))
+                    || e.subcode.is_some()
+                    || matches!(r, R::NoToken | R::BadToken | R::HumanAgentNotApproved);
+                if !general {
+                    assert_ne!(m, e.message(), "{r:?} on {edge:?} says only the code");
+                }
+            }
+        }
+        // A reason that does not go with the error (a mutant bent the
+        // code) falls back to the error's general message.
+        let bent = error_message(Edge::Messages, Some(R::BadToken), &GraphError::INVALID);
+        assert_eq!(bent, GraphError::INVALID.message());
+        assert_eq!(
+            error_message(Edge::Messages, None, &GraphError::NOT_OWNER),
+            GraphError::NOT_OWNER.message()
+        );
+    }
+
     #[test]
     fn observed_answers() {
         let s = setup();

@@ -488,12 +488,15 @@ fn divergence(o: &Outcome) -> Option<Divergence> {
         .unwrap_or(items.len().saturating_sub(1));
     items.truncate(at + 1);
     let timeline: Vec<AppEvent> = items.into_iter().map(|(_, e, _)| e).collect();
+    // A MUST broken anywhere in the case makes it strict, even when a
+    // SHOULD is named first (APP-4 before the BP-2 of the same call).
+    let strict = rules.iter().any(|r| r.level() == crate::model::Level::Must);
     Some(Divergence {
         step: first.stimulus,
         op: o.case.ops.get(first.stimulus).cloned(),
         concurrent: false,
         rules,
-        strict: first.rule.level() == crate::model::Level::Must,
+        strict,
         difference: Difference::App(Box::new(AppFailure {
             expected: asks(first.rule).to_string(),
             explanation: first.psid.as_ref().map_or_else(
@@ -671,6 +674,8 @@ pub async fn certify(cfg: CertifyConfig) -> Result<RunReport, RunError> {
             "no --verify-token given: the verification handshake (APP-5) was not checked".into(),
         );
     }
+    // A broken handshake fails a strict run before the first case.
+    let handshake_fails = handshake.is_some() && cfg.strict;
     if let Some(why) = handshake {
         let mut c = Counterexample::new(
             Case::new(
@@ -756,8 +761,11 @@ pub async fn certify(cfg: CertifyConfig) -> Result<RunReport, RunError> {
     let mut steps = 0u64;
     let mut index = 0u64;
     let mut deviated: Vec<Rule> = Vec::new();
-    let mut stop = false;
-    let mut first_failure = None;
+    let mut stop = handshake_fails;
+    let mut first_failure = handshake_fails.then(|| started.elapsed());
+    if handshake_fails {
+        deviated.push(Rule::App5);
+    }
     let per_group = cfg.cases.div_ceil(Group::ALL.len() as u64);
     'groups: for (g, group) in Group::ALL.iter().enumerate() {
         let group_end = (per_group * (g as u64 + 1)).min(cfg.cases);

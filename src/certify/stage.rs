@@ -656,7 +656,11 @@ impl Stage {
         };
         match d {
             Special::Retry { psid } => self.forwarder.retry(psid),
-            Special::Batch { psid, texts } => {
+            Special::Batch {
+                psid,
+                texts,
+                requests,
+            } => {
                 // Only this batch's deliveries are held: whatever the
                 // platform had queued goes out first.
                 let _ = flush(&self.target, PAGE_ID).await;
@@ -674,6 +678,19 @@ impl Stage {
                     )
                     .expect("a control call");
                     let _ = self.target.control(&ev).await;
+                }
+                for app in requests {
+                    let g = self.setup.call(
+                        *app,
+                        crate::model::Call::Request {
+                            psid: psid.clone(),
+                            metadata: Some("a request from another app of the page".into()),
+                        },
+                    );
+                    let _ = self
+                        .target
+                        .graph(&render_graph(&g, &self.setup, &self.creds))
+                        .await;
                 }
                 let _ = flush(&self.target, PAGE_ID).await;
                 self.forwarder.release();

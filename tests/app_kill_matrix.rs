@@ -80,6 +80,11 @@ async fn every_app_mutant_is_caught_under_its_rule() {
             ));
         }
     }
+    assert!(
+        wrong.is_empty(),
+        "seed {seed}: {} (counterexamples under {})",
+        wrong.join("; "),
+        dir.display()
+    );
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(wrong.is_empty(), "seed {seed}: {}", wrong.join("; "));
 }

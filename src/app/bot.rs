@@ -1224,11 +1224,16 @@ mod tests {
         let (mut b, mut p) = primary_owning(&[]);
         let calls = turn(&mut b, &mut p, &[tap(Channel::Messaging, T0 + 5, DONE)]);
         assert_eq!(edges(&calls), ["messages", "release_thread_control"]);
-        // When done with a request pending, it passes to the requester.
+        // When done with a request pending, it says goodbye (telling the
+        // requester it waits: PASS-7) and passes to the requester.
         let (mut b, mut p) = primary_owning(&[]);
         let calls = turn(&mut b, &mut p, &[request(T0 + 5, A), msg(T0 + 6, "bye")]);
-        assert_eq!(edges(&calls), ["pass_thread_control"]);
-        assert_eq!(target(&calls[0]), A);
+        assert_eq!(
+            edges(&calls),
+            ["pass_thread_metadata", "messages", "pass_thread_control"]
+        );
+        assert_eq!(calls[1], Call::Send(goodbye()));
+        assert_eq!(target(&calls[2]), A);
         assert!(p.refused.is_empty());
     }
 

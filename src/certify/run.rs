@@ -868,6 +868,13 @@ pub async fn certify(cfg: CertifyConfig) -> Result<RunReport, RunError> {
             .min(Duration::from_secs(30))
     });
     stage.drain(drain).await;
+    // The handshake's two GETs and every request made on the stage.
+    let requests = stage.http_requests()
+        + if cfg.identity.verify_token.is_some() {
+            2
+        } else {
+            0
+        };
     stage.stop().await;
     counterexamples.sort_by_key(|c| (!c.divergence.strict, c.case_index));
     let mut written = Vec::new();
@@ -888,7 +895,7 @@ pub async fn certify(cfg: CertifyConfig) -> Result<RunReport, RunError> {
         seed: cfg.seed,
         cases: cases_done,
         steps,
-        requests: 0,
+        requests,
         elapsed: started.elapsed(),
         exercised: counts.exercised(),
         counterexamples,

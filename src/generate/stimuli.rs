@@ -116,6 +116,18 @@ pub fn next_stimulus(
         w.unusual,
     ];
     let psid = (*e.pick(&known)).clone();
+    // BP-1's situation: someone else owns the thread, and the user taps a
+    // quick reply the app under test offered before ("Back to the bot"):
+    // the app gets it on standby, and acting on it needs a thread_owner
+    // call first.
+    let elsewhere = st.owner(&psid).is_some_and(|o| o != Party::App(AUT));
+    if elsewhere
+        && w.quick_reply > 0
+        && e.chance(25)
+        && let Some(op) = quick_reply(e, &psid, offers)
+    {
+        return op;
+    }
     let op = match e.weighted(&table) {
         Some(0) | None => Some(user_message(e, st, psids)),
         Some(1) => quick_reply(e, &psid, offers),

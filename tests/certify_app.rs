@@ -101,6 +101,14 @@ async fn certify_the_app() {
     println!("{verdicts}");
     assert_eq!(report.exit_code(), 0, "seed {seed}:\n{summary}");
     assert_eq!(report.cases, cases, "every case ran");
+    // The summary's request count is real: at least one request per
+    // stimulus, besides the deliveries and the app's own calls.
+    assert!(
+        report.requests > report.steps,
+        "seed {seed}: {} HTTP requests for {} stimuli",
+        report.requests,
+        report.steps
+    );
     if given.is_none() {
         insta::with_settings!({snapshot_path => "../snapshots", prepend_module_to_snapshot => false}, {
             insta::assert_snapshot!("certify-app-verdicts", verdicts);

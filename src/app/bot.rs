@@ -72,9 +72,22 @@ pub struct Outgoing {
 pub enum Call {
     ThreadOwner,
     Send(Outgoing),
-    Pass { target: String, metadata: String },
-    Take { metadata: String },
-    Request { metadata: String },
+    Pass {
+        target: String,
+        metadata: String,
+    },
+    /// Context for an app whose request cannot be honoured yet (PASS-7);
+    /// control stays.
+    PassMetadata {
+        target: String,
+        metadata: String,
+    },
+    Take {
+        metadata: String,
+    },
+    Request {
+        metadata: String,
+    },
     Release,
 }
 
@@ -85,6 +98,7 @@ impl Call {
             Call::ThreadOwner => "thread_owner",
             Call::Send(_) => "messages",
             Call::Pass { .. } => "pass_thread_control",
+            Call::PassMetadata { .. } => "pass_thread_metadata",
             Call::Take { .. } => "take_thread_control",
             Call::Request { .. } => "request_thread_control",
             Call::Release => "release_thread_control",
@@ -139,6 +153,9 @@ pub struct Thread {
     pub latest: Channel,
     /// Apps that requested control and are not yet honoured, earliest first.
     pub pending: VecDeque<String>,
+    /// Pending requesters already told (with `pass_thread_metadata`) that
+    /// the bot passes when it has answered the user.
+    pub told: Vec<String>,
     /// Whether a message went out on this thread while it was idle and
     /// not (yet) ours: the next one needs control first (BP-6).
     pub sent_while_idle: bool,
@@ -163,6 +180,7 @@ impl Thread {
             now: 0,
             latest: Channel::Messaging,
             pending: VecDeque::new(),
+            told: Vec::new(),
             sent_while_idle: false,
             want: None,
             last_text: String::new(),
@@ -452,6 +470,8 @@ impl Bot {
                 t.pending.clear();
                 t.want = None;
             }
+            // Control stays; the requester now knows it waits.
+            Call::PassMetadata { target, .. } => t.told.push(target.clone()),
             Call::Take { .. } => t.become_owner(),
             Call::Request { .. } => {
                 if t.owner == Owner::Idle {
@@ -504,8 +524,28 @@ fn plan(t: &mut Thread, f: Flags) -> Option<Call> {
             return Some(Call::ThreadOwner);
         }
     }
+    t.told.retain(|r| t.pending.contains(r));
     if !t.pending.is_empty() {
-        if t.owner == Owner::Me {
+        // Mid-conversation: the user is still owed a message in this turn.
+        // The requesters are told so (PASS-7) and get the thread once it is
+        // sent, in this same turn, so no request is left pending at a lapse.
+        let busy = match &t.want {
+            Some(Want::Reply(_) | Want::Back) => true,
+            Some(Want::Handover { notice_sent }) => !notice_sent,
+            Some(Want::Done { goodbye_sent }) => !goodbye_sent,
+            None => false,
+        };
+        if t.owner == Owner::Me && busy {
+            if let Some(r) = t.pending.iter().find(|r| !t.told.contains(r)) {
+                return Some(Call::PassMetadata {
+                    target: r.clone(),
+                    metadata: metadata(
+                        "the assistant is answering the user and passes the thread to the earliest requester right after",
+                        &t.last_text,
+                    ),
+                });
+            }
+        } else if t.owner == Owner::Me {
             // BP-4: the earliest pending requester first.
             let target = if f.wrong_requester {
                 t.pending.back()
@@ -517,9 +557,10 @@ fn plan(t: &mut Thread, f: Flags) -> Option<Call> {
                 metadata: metadata("honouring your request_thread_control", &t.last_text),
                 target,
             });
+        } else {
+            // Not the owner: every request to it is settled.
+            t.pending.clear();
         }
-        // Not the owner: every request to it is settled.
-        t.pending.clear();
     }
     let want = t.want.clone()?;
     let acquire = || {
@@ -773,6 +814,9 @@ mod tests {
                     ok
                 }
                 Call::Pass { .. } => self.refuse(c, "10/2018300"),
+                Call::PassMetadata { .. } if mine => ok,
+                Call::PassMetadata { .. } if owner.is_none() => self.refuse(c, "100"),
+                Call::PassMetadata { .. } => self.refuse(c, "10/2018300"),
                 Call::Take { .. } if mine => self.refuse(c, "100"),
                 Call::Take { .. } if owner.is_none() || self.primary => {
                     self.set_owner(Some(ME));
@@ -885,7 +929,7 @@ mod tests {
 
     fn target(c: &Call) -> &str {
         match c {
-            Call::Pass { target, .. } => target,
+            Call::Pass { target, .. } | Call::PassMetadata { target, .. } => target,
             other => panic!("not a pass: {other:?}"),
         }
     }
@@ -1102,9 +1146,64 @@ mod tests {
         // A request beats the user's wish for the Page Inbox: the next pass
         // must go to the requester.
         let (mut b, mut p) = primary_owning(&[]);
+        // Mid-conversation (the user is owed the notice): B hears it waits
+        // (PASS-7), the user gets the notice, then B gets the thread.
         let calls = turn(&mut b, &mut p, &[request(T0 + 5, B), msg(T0 + 6, "agent")]);
-        assert_eq!(edges(&calls), ["pass_thread_control"]);
+        assert_eq!(
+            edges(&calls),
+            ["pass_thread_metadata", "messages", "pass_thread_control"]
+        );
         assert_eq!(target(&calls[0]), B);
+        assert_eq!(target(&calls[2]), B);
+        assert!(p.refused.is_empty(), "{:?}", p.refused);
+    }
+
+    #[test]
+    fn pass_7_a_request_mid_conversation_gets_context_then_the_thread() {
+        // The user writes and two apps request in the same delivery: each
+        // requester is told with pass_thread_metadata, the user gets the
+        // answer, then the earliest requester gets the thread (BP-4).
+        let (mut b, mut p) = primary_owning(&[]);
+        let calls = turn(
+            &mut b,
+            &mut p,
+            &[
+                msg(T0 + 5, "my order is late"),
+                request(T0 + 6, A),
+                request(T0 + 7, B),
+            ],
+        );
+        assert_eq!(
+            edges(&calls),
+            [
+                "pass_thread_metadata",
+                "pass_thread_metadata",
+                "messages",
+                "pass_thread_control"
+            ]
+        );
+        assert_eq!(target(&calls[0]), A);
+        assert_eq!(target(&calls[1]), B);
+        let Call::PassMetadata { metadata, .. } = &calls[0] else {
+            unreachable!()
+        };
+        assert!(metadata.len() <= 1000 && metadata.contains("my order is late"));
+        assert_eq!(target(&calls[3]), A);
+        assert_eq!(p.owner(), Some(A));
+        assert!(p.refused.is_empty(), "{:?}", p.refused);
+        // Not mid-conversation: no context, the thread at once.
+        let (mut b, mut p) = primary_owning(&[]);
+        let calls = turn(&mut b, &mut p, &[request(T0 + 6, A), request(T0 + 7, B)]);
+        assert_eq!(edges(&calls), ["pass_thread_control"]);
+        assert_eq!(target(&calls[0]), A);
+        // The wrong-requester mutant tells both, then passes to the latest.
+        let (mut b, mut p) = primary_owning(&[AppMutant::WrongRequester]);
+        let calls = turn(
+            &mut b,
+            &mut p,
+            &[msg(T0 + 5, "hi"), request(T0 + 6, A), request(T0 + 7, B)],
+        );
+        assert_eq!(target(calls.last().unwrap()), B);
     }
 
     #[test]
@@ -1163,11 +1262,16 @@ mod tests {
         let (mut b, mut p) = primary_owning(&[]);
         let calls = turn(&mut b, &mut p, &[tap(Channel::Messaging, T0 + 5, DONE)]);
         assert_eq!(edges(&calls), ["messages", "release_thread_control"]);
-        // When done with a request pending, it passes to the requester.
+        // When done with a request pending, it says goodbye (telling the
+        // requester it waits: PASS-7) and passes to the requester.
         let (mut b, mut p) = primary_owning(&[]);
         let calls = turn(&mut b, &mut p, &[request(T0 + 5, A), msg(T0 + 6, "bye")]);
-        assert_eq!(edges(&calls), ["pass_thread_control"]);
-        assert_eq!(target(&calls[0]), A);
+        assert_eq!(
+            edges(&calls),
+            ["pass_thread_metadata", "messages", "pass_thread_control"]
+        );
+        assert_eq!(calls[1], Call::Send(goodbye()));
+        assert_eq!(target(&calls[2]), A);
         assert!(p.refused.is_empty());
     }
 

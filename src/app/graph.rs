@@ -52,7 +52,7 @@ pub fn render(call: &Call, psid: &str, version: &str, mutants: &[AppMutant]) -> 
             }
             b
         }
-        Call::Pass { target, metadata } => {
+        Call::Pass { target, metadata } | Call::PassMetadata { target, metadata } => {
             json!({ "recipient": recipient, "target_app_id": target, "metadata": metadata })
         }
         Call::Take { metadata } | Call::Request { metadata } => {

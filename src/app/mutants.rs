@@ -57,7 +57,7 @@ app_mutants! {
     ChattersWhenIdle = "chatters-when-idle", Bp6, 2,
         "having found the thread idle, keeps sending without requesting or taking control";
     FailsDeliveries = "fails-deliveries", App1, 1,
-        "answers 500 to deliveries of user and handover events (and ignores them)";
+        "after its first delivery, answers 500 to deliveries of user and handover events (and ignores them)";
     SkipsSignatureCheck = "skips-signature-check", App2, 1,
         "reacts to deliveries whatever their X-Hub-Signature-256";
     RejectsUnknownEvents = "rejects-unknown-events", App3, 1,
@@ -122,7 +122,9 @@ impl fmt::Display for AppMutant {
 ///   goodbye and releases: 400/100 on an idle thread.
 /// * `chatters-when-idle` (2, no primary): the user writes twice; the mutant
 ///   found the thread idle on the first and answers both without requesting.
-/// * `fails-deliveries` (1): any user message.
+/// * `fails-deliveries` (1): any user message (the mutant accepts only its
+///   first delivery, which is baton's check before the first case that it
+///   answers a signed delivery at all).
 /// * `skips-signature-check` (1): a forged delivery of a user message.
 /// * `rejects-unknown-events` (1): one delivery of an unknown event kind
 ///   (or a batch of two events).

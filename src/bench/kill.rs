@@ -118,3 +118,99 @@ pub fn sequential_mutants() -> impl Iterator<Item = Mutant> {
         .copied()
         .filter(|m| *m != Mutant::RacyTake)
 }
+
+/// What one certification of the reference app with one app mutant found.
+#[derive(Clone, Debug, Serialize)]
+pub struct AppKill {
+    pub mutant: &'static str,
+    /// The rule the mutant breaks by design.
+    pub breaks: Rule,
+    /// A counterexample was found (strict or not).
+    pub detected: bool,
+    /// The rules its counterexample names, the first one first.
+    pub rules: Vec<Rule>,
+    /// Stimuli in the shrunk counterexample.
+    pub steps: usize,
+    pub cases: u64,
+    pub detect_ms: Option<u64>,
+    pub shrink_ms: Option<u64>,
+}
+
+impl AppKill {
+    /// Whether the counterexample is filed under the mutant's own rule.
+    pub fn right_rule(&self) -> bool {
+        self.rules.first() == Some(&self.breaks)
+    }
+}
+
+/// How an app kill is run: the certification's settings that matter for
+/// speed.
+#[derive(Clone, Debug)]
+pub struct AppKillConfig {
+    pub seed: u64,
+    pub cases: u64,
+    pub jobs: usize,
+    pub quiet: Duration,
+    pub time_limit: Duration,
+}
+
+impl Default for AppKillConfig {
+    fn default() -> AppKillConfig {
+        AppKillConfig {
+            seed: 1,
+            cases: 200,
+            jobs: 16,
+            quiet: Duration::from_millis(300),
+            time_limit: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Certifies the reference app with one app mutant on (`baton certify-app
+/// --app-mutant NAME --strict`), stopping at the first counterexample.
+pub async fn app_kill(
+    mutant: crate::app::AppMutant,
+    k: &AppKillConfig,
+    out: &std::path::Path,
+) -> Result<AppKill, String> {
+    use crate::certify::reference::{Reference, fixed_port};
+    use crate::certify::{AppIdentity, CertifyConfig, certify};
+    let identity = AppIdentity {
+        app_id: crate::app::DEFAULT_APP_ID.into(),
+        token: crate::app::DEFAULT_TOKEN.into(),
+        secret: crate::app::DEFAULT_SECRET.into(),
+        verify_token: Some(crate::app::DEFAULT_VERIFY_TOKEN.into()),
+        human_agent: false,
+    };
+    let bind = fixed_port(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    let app = Reference::start(&identity, bind, &[mutant]).await?;
+    let dir = out.join(mutant.name());
+    let mut cfg = CertifyConfig::new(app.webhook.clone(), identity);
+    cfg.label = format!("the reference app with {mutant}");
+    cfg.app_mutants = vec![mutant.name().to_string()];
+    cfg.bind = app.graph;
+    cfg.seed = k.seed;
+    cfg.cases = k.cases;
+    cfg.jobs = k.jobs;
+    cfg.quiet = k.quiet;
+    cfg.time_limit = Some(k.time_limit);
+    cfg.strict = true;
+    cfg.out_dir = dir.join("counterexamples");
+    cfg.snapshot_dir = dir.join("snapshots");
+    let report = certify(cfg).await;
+    app.stop().await;
+    let report = report.map_err(|e| format!("{mutant}: {e}"))?;
+    let failing = report.counterexamples.first();
+    Ok(AppKill {
+        mutant: mutant.name(),
+        breaks: mutant.rule(),
+        detected: failing.is_some(),
+        rules: failing
+            .map(|c| c.divergence.rules.clone())
+            .unwrap_or_default(),
+        steps: failing.map_or(0, |c| c.case.ops.len()),
+        cases: report.cases,
+        detect_ms: report.first_failure_after.map(|d| d.as_millis() as u64),
+        shrink_ms: failing.and_then(|c| c.shrink.as_ref()).map(|s| s.millis),
+    })
+}

@@ -257,72 +257,78 @@ pub fn judge(r: &Record) -> Judgement {
                     if before_owner != after_owner {
                         found_idle.remove(p);
                     }
-                    // BP-4: the app's ownership ended. A lapse (the clock)
-                    // with a request pending fails; any other ending
-                    // settles the requests.
-                    if before_owner == Some(me) && after_owner != Some(me) {
-                        let lapsed = matches!(op, Op::Clock { .. });
-                        if let Some(reqs) = pending.remove(p)
-                            && lapsed
-                            && !reqs.is_empty()
-                        {
-                            violation(
-                                &mut j,
-                                Rule::Bp4,
-                                *seq,
-                                index,
-                                Some(p),
-                                format!(
-                                    "its control lapsed with a request pending (from {})",
-                                    reqs[0]
-                                ),
-                            );
-                        }
-                    }
                 }
-                if !*by_app {
-                    continue;
-                }
-                let Op::Graph(g) = op else { continue };
-                if g.caller != Caller::App(app) {
-                    continue;
-                }
-                let call = AppCall {
-                    index,
-                    seq: *seq,
-                    g,
-                    outcome,
-                    before_owner,
-                };
-                judge_call(
-                    &mut j,
-                    r,
-                    &call,
-                    primary,
-                    &mut last_channel,
-                    &mut asked_since,
-                    &mut pending,
-                    &mut found_idle,
-                );
-                // APP-2 / APP-4: a call about a watched PSID in the window
-                // of a forged or retried delivery.
-                let window = r.stimulus_of(*seq);
-                if let Some(p) = call.psid()
-                    && let Some((_, _, rule)) = watched
-                        .iter()
-                        .find(|(w, ps, _)| *w == window && ps.contains(p))
+                if *by_app
+                    && let Op::Graph(g) = op
+                    && g.caller == Caller::App(app)
                 {
-                    let why = match rule {
-                        Rule::App2 => format!(
-                            "it made `{}` after a delivery with a missing or wrong signature",
-                            call.name()
-                        ),
-                        _ => format!(
-                            "it made `{}` again after a delivery it had already received (a retry)",
-                            call.name()
-                        ),
+                    let call = AppCall {
+                        index,
+                        seq: *seq,
+                        g,
+                        outcome,
+                        before_owner,
                     };
-                    violation(&mut j, *rule, *seq, index, Some(p), why);
+                    // APP-2 / APP-4 first: a call about a watched PSID in the
+                    // window of a forged or retried delivery is a call the
+                    // delivery "causes" (app-certification.md), so it is named
+                    // under the delivery's rule before any rule the call itself
+                    // may also break (a BP-2 refusal, say), which follows it in
+                    // the case's list of rules.
+                    let window = r.stimulus_of(*seq);
+                    if let Some(p) = call.psid()
+                        && let Some((_, _, rule)) = watched
+                            .iter()
+                            .find(|(w, ps, _)| *w == window && ps.contains(p))
+                    {
+                        let why = match rule {
+                            Rule::App2 => format!(
+                                "it made `{}` after a delivery with a missing or wrong signature",
+                                call.name()
+                            ),
+                            _ => format!(
+                                "it made `{}` again after a delivery it had already received (a retry)",
+                                call.name()
+                            ),
+                        };
+                        violation(&mut j, *rule, *seq, index, Some(p), why);
+                    }
+                    judge_call(
+                        &mut j,
+                        r,
+                        &call,
+                        primary,
+                        &mut last_channel,
+                        &mut asked_since,
+                        &mut pending,
+                        &mut found_idle,
+                    );
+                }
+                // BP-4: the app's ownership ended. A lapse (the clock) with
+                // a request pending fails; any other ending settles the
+                // requests. After the call is judged: the pass that ends
+                // it is the one that must go to the earliest requester.
+                if let Some(p) = &psid
+                    && before_owner == Some(me)
+                    && after_owner != Some(me)
+                {
+                    let lapsed = matches!(op, Op::Clock { .. });
+                    if let Some(reqs) = pending.remove(p)
+                        && lapsed
+                        && !reqs.is_empty()
+                    {
+                        violation(
+                            &mut j,
+                            Rule::Bp4,
+                            *seq,
+                            index,
+                            Some(p),
+                            format!(
+                                "its control lapsed with a request pending (from {})",
+                                reqs[0]
+                            ),
+                        );
+                    }
                 }
             }
         }

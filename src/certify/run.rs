@@ -447,17 +447,26 @@ fn asks(rule: Rule) -> &'static str {
     }
 }
 
-/// The divergence of a played case: its first violation of a MUST rule
-/// (else its first violation), naming every rule the case broke (so a
-/// replay that breaks the same rule first or later still reproduces it). A
-/// call that breaks a SHOULD and a MUST rule at once (BP-1 and BP-2) is
-/// filed under the MUST rule and fails the run.
+/// The divergence of a played case, naming every rule the case broke (so a
+/// replay that breaks the same rule first or later still reproduces it).
+/// It is filed under its first violation; when that entry of the record
+/// (one call, one delivery) broke several rules, under the first APP-2 or
+/// APP-4 among them (the forged or retried delivery *caused* the call,
+/// whatever else the call broke), else the first MUST rule among them (a
+/// call that breaks BP-1 and BP-2 at once is filed under BP-2). It is
+/// strict when any rule the case broke is a MUST.
 fn divergence(o: &Outcome) -> Option<Divergence> {
     let violations = &o.judgement.violations;
-    let first: &Violation = violations
+    let earliest = violations.first()?.entry;
+    let same: Vec<&Violation> = violations.iter().filter(|v| v.entry == earliest).collect();
+    let first: &Violation = same
         .iter()
-        .find(|v| v.rule.level() == crate::model::Level::Must)
-        .or(violations.first())?;
+        .find(|v| matches!(v.rule, Rule::App2 | Rule::App4))
+        .or_else(|| {
+            same.iter()
+                .find(|v| v.rule.level() == crate::model::Level::Must)
+        })
+        .unwrap_or(&same[0]);
     let mut rules = vec![first.rule];
     for v in &o.judgement.violations {
         if !rules.contains(&v.rule) {
@@ -561,12 +570,15 @@ fn divergence(o: &Outcome) -> Option<Divergence> {
         _ => None,
     }
     .unwrap_or_default();
+    // A MUST broken anywhere in the case makes it strict, even when a
+    // SHOULD is named first (APP-4 before the BP-2 of the same call).
+    let strict = rules.iter().any(|r| r.level() == crate::model::Level::Must);
     Some(Divergence {
         step: first.stimulus,
         op: o.case.ops.get(first.stimulus).cloned(),
         concurrent: false,
         rules,
-        strict: first.rule.level() == crate::model::Level::Must,
+        strict,
         difference: Difference::App(Box::new(AppFailure {
             expected: asks(first.rule).to_string(),
             explanation: first.psid.as_ref().map_or_else(
@@ -807,6 +819,8 @@ pub async fn certify(cfg: CertifyConfig) -> Result<RunReport, RunError> {
             "no --verify-token given: the verification handshake (APP-5) was not checked".into(),
         );
     }
+    // A broken handshake fails a strict run before the first case.
+    let handshake_fails = handshake.is_some() && cfg.strict;
     if let Some(why) = handshake {
         let mut c = Counterexample::new(
             Case::new(
@@ -892,9 +906,12 @@ pub async fn certify(cfg: CertifyConfig) -> Result<RunReport, RunError> {
     let mut steps = 0u64;
     let mut index = 0u64;
     let mut deviated: Vec<Rule> = Vec::new();
-    let mut stop = false;
-    let mut first_failure = None;
     let mut instagram = InstagramTally::default();
+    let mut stop = handshake_fails;
+    let mut first_failure = handshake_fails.then(|| started.elapsed());
+    if handshake_fails {
+        deviated.push(Rule::App5);
+    }
     let per_group = cfg.cases.div_ceil(Group::ALL.len() as u64);
     'groups: for (g, group) in Group::ALL.iter().enumerate() {
         let group_end = (per_group * (g as u64 + 1)).min(cfg.cases);
@@ -1001,6 +1018,13 @@ pub async fn certify(cfg: CertifyConfig) -> Result<RunReport, RunError> {
             .min(Duration::from_secs(30))
     });
     stage.drain(drain).await;
+    // The handshake's two GETs and every request made on the stage.
+    let requests = stage.http_requests()
+        + if cfg.identity.verify_token.is_some() {
+            2
+        } else {
+            0
+        };
     stage.stop().await;
     if cfg.instagram {
         notes.push(instagram.to_string());
@@ -1024,7 +1048,7 @@ pub async fn certify(cfg: CertifyConfig) -> Result<RunReport, RunError> {
         seed: cfg.seed,
         cases: cases_done,
         steps,
-        requests: 0,
+        requests,
         elapsed: started.elapsed(),
         exercised: counts.exercised(),
         counterexamples,

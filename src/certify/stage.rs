@@ -260,6 +260,8 @@ pub(super) struct Forwarder {
     held: Mutex<Held>,
     /// Deliveries queued or being sent.
     pending: AtomicU64,
+    /// Deliveries sent to the app (answered or not).
+    delivered: AtomicU64,
     last_answer: Mutex<Instant>,
     secret: String,
     setup: Setup,
@@ -277,6 +279,7 @@ impl Forwarder {
             tx,
             held: Mutex::new(Held::default()),
             pending: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
             last_answer: Mutex::new(Instant::now()),
             secret,
             setup: setup.clone(),
@@ -290,6 +293,7 @@ impl Forwarder {
             let mut stalled = false;
             while let Some(job) = rx.recv().await {
                 let seq = recorder.next_seq();
+                me.delivered.fetch_add(1, Ordering::Relaxed);
                 let started = Instant::now();
                 let limit = if stalled { STALLED_LIMIT } else { ANSWER_LIMIT };
                 let mut req = http
@@ -473,6 +477,9 @@ pub struct Stage {
     reaction_limit: Duration,
     psid_base: u64,
     next_psid: AtomicU64,
+    /// HTTP requests the tool made to the platform (control API, the
+    /// simulated apps' Graph calls).
+    tool_requests: AtomicU64,
 }
 
 /// The simulated apps beside the app under test.
@@ -576,6 +583,7 @@ impl Stage {
             reaction_limit,
             psid_base,
             next_psid: AtomicU64::new(1),
+            tool_requests: AtomicU64::new(0),
         };
         stage.reset().await?;
         Ok(stage)
@@ -588,6 +596,7 @@ impl Stage {
 
     async fn reset(&self) -> Result<(), RunError> {
         let req = ControlRequest::Reset(ResetRequest::from_setup(&self.setup, &self.creds));
+        self.tool_request();
         let a = self.target.control(&req).await?;
         if a.status != 200 {
             return Err(RunError::Usage(format!(
@@ -626,6 +635,7 @@ impl Stage {
         match op {
             Op::Graph(g) => {
                 let req = render_graph(g, &self.setup, &self.creds);
+                self.tool_request();
                 self.target.graph(&req).await?;
             }
             Op::Deliver(d) => self.special(d).await,
@@ -634,6 +644,7 @@ impl Stage {
                 // platform's own ids first.
                 let mut mids = std::collections::HashMap::new();
                 if let Op::User(crate::model::UserEvent::Postback { psid, .. }) = op {
+                    self.tool_request();
                     let t = transcript(&self.target, PAGE_ID, psid).await?;
                     mids.insert(
                         psid.clone(),
@@ -643,6 +654,7 @@ impl Stage {
                 let lookup =
                     |psid: &str, n: u32| mids.get(psid).and_then(|v| v.get(n as usize)).cloned();
                 if let Some(req) = ControlRequest::from_op(op, &self.setup, &lookup) {
+                    self.tool_request();
                     self.target.control(&req).await?;
                 }
             }
@@ -669,9 +681,14 @@ impl Stage {
         };
         match d {
             Special::Retry { psid } => self.forwarder.retry(psid),
-            Special::Batch { psid, texts } => {
+            Special::Batch {
+                psid,
+                texts,
+                requests,
+            } => {
                 // Only this batch's deliveries are held: whatever the
                 // platform had queued goes out first.
+                self.tool_request();
                 let _ = flush(&self.target, PAGE_ID).await;
                 self.forwarder.hold();
                 for text in texts {
@@ -686,8 +703,24 @@ impl Stage {
                         &|_: &str, _: u32| None,
                     )
                     .expect("a control call");
+                    self.tool_request();
                     let _ = self.target.control(&ev).await;
                 }
+                for app in requests {
+                    let g = self.setup.call(
+                        *app,
+                        crate::model::Call::Request {
+                            psid: psid.clone(),
+                            metadata: Some("a request from another app of the page".into()),
+                        },
+                    );
+                    self.tool_request();
+                    let _ = self
+                        .target
+                        .graph(&render_graph(&g, &self.setup, &self.creds))
+                        .await;
+                }
+                self.tool_request();
                 let _ = flush(&self.target, PAGE_ID).await;
                 self.forwarder.release();
             }
@@ -783,6 +816,7 @@ impl Stage {
     pub async fn settle(&self) -> Result<(), TargetError> {
         let started = Instant::now();
         loop {
+            self.tool_request();
             flush(&self.target, PAGE_ID).await?;
             let last_call = *self.recorder.last_call.lock().expect("recorder lock");
             let last_answer = *self.forwarder.last_answer.lock().expect("forwarder lock");
@@ -836,6 +870,19 @@ impl Stage {
     /// The Graph calls the app made so far.
     pub fn app_calls(&self) -> u64 {
         self.recorder.calls.load(Ordering::Relaxed)
+    }
+
+    fn tool_request(&self) {
+        self.tool_requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Every HTTP request of the certification so far: deliveries to the
+    /// app, the app's Graph calls, and the tool's own requests to the
+    /// platform (control API, the simulated apps' calls).
+    pub fn http_requests(&self) -> u64 {
+        self.forwarder.delivered.load(Ordering::Relaxed)
+            + self.app_calls()
+            + self.tool_requests.load(Ordering::Relaxed)
     }
 
     pub async fn stop(self) {

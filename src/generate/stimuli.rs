@@ -134,6 +134,18 @@ pub fn next_stimulus(
         w.unusual,
     ];
     let psid = (*e.pick(&known)).clone();
+    // BP-1's situation: someone else owns the thread, and the user taps a
+    // quick reply the app under test offered before ("Back to the bot"):
+    // the app gets it on standby, and acting on it needs a thread_owner
+    // call first.
+    let elsewhere = st.owner(&psid).is_some_and(|o| o != Party::App(AUT));
+    if elsewhere
+        && w.quick_reply > 0
+        && e.chance(25)
+        && let Some(op) = quick_reply(e, st, &psid, offers)
+    {
+        return op;
+    }
     let op = match e.weighted(&table) {
         Some(0) | None => Some(user_message(e, st, psids, offers)),
         Some(1) => quick_reply(e, st, &psid, offers),
@@ -149,9 +161,12 @@ pub fn next_stimulus(
             text: e.pick(TEXTS).to_string(),
             signature: *e.pick(&[Forgery::Missing, Forgery::Wrong]),
         })),
-        Some(10) => Some(Op::Deliver(Special::Batch {
-            psid,
-            texts: vec![e.pick(TEXTS).to_string(), e.pick(TEXTS).to_string()],
+        Some(10) => Some(requests_batch(e, st, &psid).unwrap_or_else(|| {
+            Op::Deliver(Special::Batch {
+                psid,
+                texts: vec![e.pick(TEXTS).to_string(), e.pick(TEXTS).to_string()],
+                requests: Vec::new(),
+            })
         })),
         Some(_) => Some(Op::Deliver(Special::Unusual {
             psid,
@@ -246,6 +261,38 @@ fn other(e: &mut impl Entropy, st: &State) -> Option<AppIx> {
     (!others.is_empty()).then(|| *e.pick(&others))
 }
 
+/// While the app under test owns the thread: other apps request control in
+/// one delivery, after a message of the user or alone (BP-4: two requests
+/// pending at once, so the earliest must get the thread; PASS-7: a request
+/// that comes while the app is answering the user).
+fn requests_batch(e: &mut impl Entropy, st: &State, psid: &str) -> Option<Op> {
+    if st.owner(psid) != Some(Party::App(AUT)) {
+        return None;
+    }
+    let mut requests: Vec<AppIx> = st.setup.app_ixs().filter(|a| *a != AUT).collect();
+    if requests.is_empty() {
+        return None;
+    }
+    if e.chance(50) {
+        requests.reverse();
+    }
+    if requests.len() > 1 && e.chance(25) {
+        requests.truncate(1);
+    }
+    // At least two events, so that it is a batch.
+    let texts = if requests.len() == 1 || e.chance(60) {
+        vec![e.pick(TEXTS).to_string()]
+    } else {
+        Vec::new()
+    };
+    let op = Op::Deliver(Special::Batch {
+        psid: psid.to_string(),
+        texts,
+        requests,
+    });
+    Some(op)
+}
+
 /// A well-behaved call by another app: it requests control it lacks, takes
 /// only as primary, and sends, passes and releases only what it owns.
 fn other_app(e: &mut impl Entropy, st: &State, psid: &str) -> Option<Op> {
@@ -308,6 +355,9 @@ fn other_app(e: &mut impl Entropy, st: &State, psid: &str) -> Option<Op> {
                 },
             },
         ),
+        // The app under test owns the thread: sometimes two apps ask at
+        // once.
+        (None, 7..=9) if owner == Some(Party::App(AUT)) => requests_batch(e, st, &p),
         // It does not own the thread: ask for it (the primary may take it).
         (None, k) => {
             let app = other(e, st)?;

@@ -102,9 +102,18 @@ pub enum Special {
         text: String,
         signature: Forgery,
     },
-    /// The user of `psid` writes each of `texts`; the app gets all of it in
-    /// one delivery (a batch: several events, several entries).
-    Batch { psid: Psid, texts: Vec<String> },
+    /// The user of `psid` writes each of `texts`, then each app of
+    /// `requests` requests control of the thread; the app gets all of it in
+    /// one delivery (a batch: several events, several entries). Requests in
+    /// one batch are how two requests come to be pending at once (BP-4's
+    /// "earliest pending requester"), and a message with them is a request
+    /// the app may not honour at once (PASS-7).
+    Batch {
+        psid: Psid,
+        texts: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        requests: Vec<AppIx>,
+    },
     /// A delivery about `psid` of a kind the app may have no use for.
     Unusual { psid: Psid, kind: Unusual },
 }
@@ -897,11 +906,16 @@ impl fmt::Display for Special {
                 };
                 write!(f, "deliver {how}: psid {psid} message {text:?}")
             }
-            Special::Batch { psid, texts } => {
-                write!(
-                    f,
-                    "user psid {psid} writes {texts:?}, delivered as one batch"
-                )
+            Special::Batch {
+                psid,
+                texts,
+                requests,
+            } => {
+                write!(f, "user psid {psid} writes {texts:?}")?;
+                for a in requests {
+                    write!(f, ", {a} requests control")?;
+                }
+                f.write_str(", delivered as one batch")
             }
             Special::Unusual { psid, kind } => {
                 write!(f, "deliver psid {psid} unusual {}", kind.as_str())

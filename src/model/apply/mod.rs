@@ -67,7 +67,12 @@ fn special(st: &mut State, d: &Special) -> Outcome {
         Special::Batch { .. } | Special::Unusual { .. } => Rule::App3,
     };
     let mut out = effects::control_ok(ControlSuccess::Ok, rule);
-    if let Special::Batch { psid, texts } = d {
+    if let Special::Batch {
+        psid,
+        texts,
+        requests,
+    } = d
+    {
         for text in texts {
             let m = user::apply(
                 st,
@@ -78,6 +83,19 @@ fn special(st: &mut State, d: &Special) -> Outcome {
                     platform: st.surface(psid).unwrap_or_default(),
                 },
             );
+            out.deliveries.extend(m.deliveries);
+            out.received.extend(m.received);
+            out.rules = out.rules.union(m.rules);
+        }
+        for app in requests {
+            let g = st.setup.call(
+                *app,
+                Call::Request {
+                    psid: psid.clone(),
+                    metadata: None,
+                },
+            );
+            let m = graph(st, &g);
             out.deliveries.extend(m.deliveries);
             out.received.extend(m.received);
             out.rules = out.rules.union(m.rules);

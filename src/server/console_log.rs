@@ -383,14 +383,46 @@ fn menu(setup: &Setup, m: Option<&crate::model::MenuState>, level: &str) -> Valu
 }
 
 fn event_text(setup: &Setup, e: &Event) -> String {
-    // The model's one-line rendering names apps by position; the console
-    // names them as the page does.
-    let mut s = e.to_string();
-    for (i, a) in setup.apps.iter().enumerate().rev() {
-        s = s.replace(&format!("app {i}"), &a.name);
+    named(setup, e.to_string())
+}
+
+/// The model's one-line renderings name apps by position (`app 1`) and
+/// the inboxes by their wire names; the console names them as the page
+/// does.
+/// Only the words outside quoted strings are renamed: a user's text that
+/// says "app 1" stays as written.
+fn named(setup: &Setup, s: String) -> String {
+    let rename = |mut part: String| {
+        for (i, a) in setup.apps.iter().enumerate().rev() {
+            part = part.replace(&format!("app {i}"), &a.name);
+        }
+        part.replace("page_inbox", "Page Inbox")
+            .replace("instagram_inbox", "Instagram Inbox")
+    };
+    let mut out = String::with_capacity(s.len());
+    let mut plain = String::new();
+    let mut quoted = false;
+    let mut escaped = false;
+    for c in s.chars() {
+        if quoted {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                quoted = false;
+            }
+        } else if c == '"' {
+            out.push_str(&rename(std::mem::take(&mut plain)));
+            out.push(c);
+            quoted = true;
+        } else {
+            plain.push(c);
+        }
     }
-    s.replace("page_inbox", "Page Inbox")
-        .replace("instagram_inbox", "Instagram Inbox")
+    out.push_str(&rename(plain));
+    out
 }
 
 /// The page list entry of one page.
@@ -493,6 +525,7 @@ pub fn page_view(state: &State, log: &PageLog, thread: Option<&str>) -> Value {
                     if let Some(rest) = call.strip_prefix(&format!("app {i} ")) {
                         call = rest.to_string();
                     }
+                    let call = named(setup, call);
                     json!({
                         "at_ms": c.at_ms,
                         "call": call,
@@ -598,6 +631,15 @@ mod tests {
         let c = &v["apps"][1]["calls"][0];
         assert_eq!(c["refused"], true);
         assert_eq!(c["rule"], out.decided_by.id());
+    }
+
+    #[test]
+    fn apps_are_named_outside_quotes_only() {
+        let s = setup();
+        assert_eq!(
+            named(&s, r#"psid 1 pass_thread_control to app 1 from page_inbox metadata "app 1 \"x\" app 0""#.into()),
+            r#"psid 1 pass_thread_control to Agent from Page Inbox metadata "app 1 \"x\" app 0""#
+        );
     }
 
     #[test]

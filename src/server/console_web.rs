@@ -77,8 +77,9 @@ pub(super) async fn state(State(platform): State<Arc<Platform>>, req: Request) -
 }
 
 /// How often at most a stream sends a new snapshot: changes in between are
-/// sent together (a busy server costs a watcher ten renders a second).
-const COALESCE: std::time::Duration = std::time::Duration::from_millis(100);
+/// sent together (a busy server costs a watcher four renders a second, and
+/// every change still shows within a second).
+const COALESCE: std::time::Duration = std::time::Duration::from_millis(250);
 /// A comment line this often keeps idle connections open.
 const KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(15);
 

@@ -16,6 +16,8 @@ mod console_kit;
 
 const PAGES: usize = 4;
 const CLIENTS_PER_PAGE: usize = 8;
+const ROUNDS: usize = 8;
+const ROUND_SECS: f64 = 1.5;
 
 async fn load(s: &baton::server::RunningServer, secs: f64) -> f64 {
     let done = Arc::new(AtomicU64::new(0));
@@ -94,8 +96,13 @@ async fn graph_throughput_with_a_console_attached() {
     }
     let cookie = console_kit::login(&s).await;
     let (mut without, mut with) = (Vec::new(), Vec::new());
-    for round in 0..3 {
-        without.push(load(&s, 2.0).await);
+    // Rounds alternate which configuration goes first, so a drift of the
+    // machine's load during the run falls on both alike.
+    for round in 0..ROUNDS {
+        let attached_first = round % 2 == 1;
+        if !attached_first {
+            without.push(load(&s, ROUND_SECS).await);
+        }
         // A console attached: a stream that reads every snapshot.
         let mut resp = console_kit::client()
             .get(format!("{}/console/events", s.url()))
@@ -110,8 +117,12 @@ async fn graph_throughput_with_a_console_attached() {
                 b.fetch_add(c.len() as u64, Ordering::Relaxed);
             }
         });
-        with.push(load(&s, 2.0).await);
+        with.push(load(&s, ROUND_SECS).await);
         reader.abort();
+        let _ = reader.await;
+        if attached_first {
+            without.push(load(&s, ROUND_SECS).await);
+        }
         println!(
             "round {round}: without {:.0}/s, with {:.0}/s ({} bytes of snapshots)",
             without[round],

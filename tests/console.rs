@@ -329,3 +329,22 @@ async fn snapshot_of_50_pages_with_100_threads_is_bounded() {
     drop(ev);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn stopping_the_server_ends_an_attached_stream() {
+    let s = console_kit::server().await;
+    let cookie = console_kit::login(&s).await;
+    let mut ev = Events::open(&s, &cookie, "").await;
+    let first = ev.next().await;
+    assert!(first["page"].is_null(), "no page yet: {first}");
+    assert_eq!(first["pages_total"], 0);
+    // A graceful shutdown waits for open connections: the stream must end
+    // by itself, or Ctrl-C on `baton serve` would hang.
+    tokio::time::timeout(std::time::Duration::from_secs(10), s.stop())
+        .await
+        .expect("the server stops with a console attached");
+    let rest = tokio::time::timeout(std::time::Duration::from_secs(10), ev.resp.chunk())
+        .await
+        .expect("the stream ends");
+    assert!(!matches!(rest, Ok(Some(_))), "nothing follows the shutdown");
+}

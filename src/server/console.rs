@@ -9,6 +9,7 @@
 use axum::http::{HeaderMap, header};
 use std::collections::HashSet;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "baton_console";
@@ -21,10 +22,83 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Login token and open sessions.
+/// Login token and open sessions, and the hub the event streams wait on.
 pub struct Console {
     login: Mutex<Option<String>>,
     sessions: Mutex<HashSet<String>>,
+    pub(super) hub: std::sync::Arc<Hub>,
+}
+
+/// What the console's event streams wait on: a sequence number bumped by
+/// every change of any page (a decision, a webhook attempt), and a wake-up
+/// sent only while a stream is attached, so a server nobody watches pays
+/// one relaxed atomic add per change.
+#[derive(Default)]
+pub struct Hub {
+    seq: AtomicU64,
+    subscribers: AtomicUsize,
+    notify: tokio::sync::Notify,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+impl Hub {
+    /// Marks a change; returns its sequence number (the activity stamp of
+    /// pages and threads: larger is more recent).
+    pub fn bump(&self) -> u64 {
+        let s = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.subscribers.load(Ordering::Relaxed) > 0 {
+            self.notify.notify_waiters();
+        }
+        s
+    }
+
+    /// Ends every event stream (the server is stopping: a graceful
+    /// shutdown waits for open connections, and a stream never ends by
+    /// itself).
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// The latest sequence number.
+    pub fn seq(&self) -> u64 {
+        self.seq.load(Ordering::Relaxed)
+    }
+
+    /// Registers an event stream until the guard drops.
+    pub fn subscribe(self: &std::sync::Arc<Hub>) -> Subscription {
+        self.subscribers.fetch_add(1, Ordering::Relaxed);
+        Subscription(self.clone())
+    }
+
+    /// Streams attached now.
+    pub fn subscribers(&self) -> usize {
+        self.subscribers.load(Ordering::Relaxed)
+    }
+
+    /// Waits for the next change after `seen`, or `timeout` (then `false`).
+    pub async fn changed_after(&self, seen: u64, timeout: std::time::Duration) -> bool {
+        let notified = self.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if self.seq() != seen || self.is_closed() {
+            return true;
+        }
+        tokio::time::timeout(timeout, notified).await.is_ok()
+    }
+}
+
+/// An attached event stream (see [`Hub::subscribe`]).
+pub struct Subscription(std::sync::Arc<Hub>);
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.0.subscribers.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Console {
@@ -33,6 +107,7 @@ impl Console {
         Console {
             login: Mutex::new(Some(login)),
             sessions: Mutex::new(HashSet::new()),
+            hub: std::sync::Arc::new(Hub::default()),
         }
     }
 

@@ -34,12 +34,27 @@ pub(super) async fn handle(State(platform): State<Arc<Platform>>, req: Request) 
             json!({"error": "body larger than 1 MiB"}),
         );
     };
-    let request = match ControlRequest::parse(
+    dispatch(
+        &platform,
         parts.method.as_str(),
         parts.uri.path(),
         parts.uri.query().unwrap_or(""),
         &body,
-    ) {
+    )
+    .await
+}
+
+/// One control-API call once its caller is known to be allowed (the key,
+/// or a console session): parse, decide, answer. The console's actions
+/// come through here too, so they behave exactly as a harness's calls.
+pub(super) async fn dispatch(
+    platform: &Arc<Platform>,
+    method: &str,
+    path: &str,
+    query: &str,
+    body: &[u8],
+) -> Response {
+    let request = match ControlRequest::parse(method, path, query, body) {
         Ok(r) => r,
         Err(e) => return bad(e),
     };

@@ -17,9 +17,11 @@
 //!   Messenger ones (or the other way round) starts the next POST, so no
 //!   delivery mixes the surfaces (IG-3) and the app's order is kept.
 
+use super::console_log::{Attempt, HookStatus, PageLog};
 use crate::model::{Channel, Event, Setup, Surface};
 use crate::wire::{delivery_body, delivery_envelope, signature_header};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -86,6 +88,8 @@ pub struct DeliveryFaults {
 pub struct Job {
     pub channel: Channel,
     pub event: Event,
+    /// The delivery's id in the console's page log.
+    pub log_id: u64,
 }
 
 /// Where one app's deliveries go.
@@ -144,6 +148,7 @@ pub struct QueueStats {
 pub struct Outbox {
     queues: Vec<Queue>,
     cancelled: Arc<AtomicBool>,
+    log: Arc<Mutex<PageLog>>,
 }
 
 /// What the page knows to build an envelope.
@@ -157,7 +162,10 @@ impl Outbox {
     /// Starts one sending task per receiver. `clock` is the page's virtual
     /// clock in ms, read when an envelope is built (its `time`); `posts`
     /// counts every webhook POST made (first attempts, retries, duplicates).
+    /// `log` is the console's record of the page, told of every attempt.
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
+        log: Arc<Mutex<PageLog>>,
         setup: Arc<Setup>,
         clock: Arc<AtomicU64>,
         receivers: Vec<Receiver>,
@@ -170,7 +178,8 @@ impl Outbox {
         let page = Page { setup, clock };
         let queues = receivers
             .into_iter()
-            .map(|receiver| {
+            .enumerate()
+            .map(|(app, receiver)| {
                 let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
                 let counters = Arc::new(Counters {
                     enqueued: AtomicU64::new(0),
@@ -189,6 +198,8 @@ impl Outbox {
                     counters: counters.clone(),
                     cancelled: cancelled.clone(),
                     posts: posts.clone(),
+                    log: log.clone(),
+                    app,
                 };
                 tokio::spawn(worker.run());
                 Queue {
@@ -198,7 +209,11 @@ impl Outbox {
                 }
             })
             .collect();
-        Outbox { queues, cancelled }
+        Outbox {
+            queues,
+            cancelled,
+            log,
+        }
     }
 
     /// Queues an event for app `app` without waiting. A full queue gives the
@@ -222,7 +237,17 @@ impl Outbox {
                     );
                 }
             }
-            Err(_) => {
+            Err(e) => {
+                let id = match e {
+                    mpsc::error::TrySendError::Full(j) | mpsc::error::TrySendError::Closed(j) => {
+                        j.log_id
+                    }
+                };
+                self.log.lock().expect("console log lock").finished(
+                    app,
+                    &[id],
+                    HookStatus::Dropped,
+                );
                 q.counters.given_up.fetch_add(1, Ordering::Relaxed);
                 if !q.full.swap(true, Ordering::Relaxed) {
                     eprintln!(
@@ -294,11 +319,18 @@ struct Worker {
     counters: Arc<Counters>,
     cancelled: Arc<AtomicBool>,
     posts: Arc<AtomicU64>,
+    /// The console's record of the page, and this app's position in it.
+    log: Arc<Mutex<PageLog>>,
+    app: usize,
 }
+
+/// At most this much of an app's answer is read for the console.
+const ANSWER_READ: usize = 1024;
 
 impl Worker {
     async fn run(mut self) {
         let mut batch: Vec<(Channel, Event)> = Vec::with_capacity(self.config.max_batch);
+        let mut ids: Vec<u64> = Vec::with_capacity(self.config.max_batch);
         // A job taken from the queue that belongs to the other surface than
         // the batch being built: it starts the next batch (IG-3: one
         // delivery never mixes Messenger and Instagram events).
@@ -312,10 +344,12 @@ impl Worker {
                 },
             };
             let surface = first.event.surface;
+            ids.push(first.log_id);
             batch.push((first.channel, first.event));
             while batch.len() < self.config.max_batch {
                 match self.rx.try_recv() {
                     Ok(job) if job.event.surface == surface => {
+                        ids.push(job.log_id);
                         batch.push((job.channel, job.event));
                     }
                     Ok(job) => {
@@ -326,19 +360,31 @@ impl Worker {
                 }
             }
             let n = batch.len() as u64;
-            if !self.cancelled.load(Ordering::SeqCst) {
+            let status = if !self.cancelled.load(Ordering::SeqCst) {
                 let time = self.page.clock.load(Ordering::SeqCst);
                 let body = self.body(time, &batch);
                 let times = if self.faults.duplicate { 2 } else { 1 };
                 let mut ok = false;
                 for _ in 0..times {
-                    ok = self.send_with_retries(&body).await;
+                    ok = self.send_with_retries(&body, &ids).await;
                 }
                 if ok {
                     self.counters.delivered.fetch_add(n, Ordering::SeqCst);
+                    HookStatus::Delivered
+                } else if self.cancelled.load(Ordering::SeqCst) {
+                    HookStatus::Dropped
+                } else {
+                    HookStatus::Failed
                 }
-            }
+            } else {
+                HookStatus::Dropped
+            };
+            self.log
+                .lock()
+                .expect("console log lock")
+                .finished(self.app, &ids, status);
             batch.clear();
+            ids.clear();
             self.counters.finished.send_modify(|f| *f += n);
         }
     }
@@ -357,7 +403,7 @@ impl Worker {
 
     /// One delivery: the first attempt, then up to `retries` more after a
     /// non-2xx answer or a timeout. True when the receiver acknowledged.
-    async fn send_with_retries(&self, body: &[u8]) -> bool {
+    async fn send_with_retries(&self, body: &[u8], ids: &[u64]) -> bool {
         let secret = if self.faults.wrong_secret {
             &self.receiver.other_secret
         } else {
@@ -374,7 +420,19 @@ impl Worker {
                 }
             }
             if let Some(capture) = &self.config.capture {
-                if (capture.0)(&self.receiver.webhook_url, body, &signature) {
+                let ok = (capture.0)(&self.receiver.webhook_url, body, &signature);
+                self.note(
+                    ids,
+                    Attempt {
+                        status: None,
+                        text: if ok {
+                            "acknowledged by the capture hook".into()
+                        } else {
+                            "refused by the capture hook".into()
+                        },
+                    },
+                );
+                if ok {
                     return true;
                 }
                 continue;
@@ -391,12 +449,50 @@ impl Worker {
                 .body(body.to_vec())
                 .send()
                 .await;
-            if let Ok(resp) = sent
-                && resp.status().is_success()
-            {
-                return true;
+            match sent {
+                Ok(mut resp) => {
+                    let status = resp.status();
+                    let mut answer = Vec::new();
+                    while answer.len() < ANSWER_READ {
+                        match resp.chunk().await {
+                            Ok(Some(c)) => answer.extend_from_slice(&c),
+                            _ => break,
+                        }
+                    }
+                    self.note(
+                        ids,
+                        Attempt {
+                            status: Some(status.as_u16()),
+                            text: String::from_utf8_lossy(&answer).into_owned(),
+                        },
+                    );
+                    if status.is_success() {
+                        return true;
+                    }
+                }
+                Err(e) => self.note(
+                    ids,
+                    Attempt {
+                        status: None,
+                        text: if e.is_timeout() {
+                            format!("no answer within {:?}", self.config.timeout)
+                        } else if e.is_connect() {
+                            "cannot connect to the webhook URL".into()
+                        } else {
+                            "the connection failed before an answer".into()
+                        },
+                    },
+                ),
             }
         }
         false
+    }
+
+    /// Tells the console's log of one attempt.
+    fn note(&self, ids: &[u64], attempt: Attempt) {
+        self.log
+            .lock()
+            .expect("console log lock")
+            .attempt(self.app, ids, attempt);
     }
 }

@@ -14,6 +14,7 @@
 //! so their order is the order of the decisions.
 
 pub mod console;
+pub mod console_log;
 mod console_web;
 mod control;
 pub mod delivery;
@@ -37,6 +38,11 @@ impl Platform {
         Router::new()
             .route("/console", axum::routing::get(console_web::page))
             .route("/console/state", axum::routing::get(console_web::state))
+            .route("/console/events", axum::routing::get(console_web::events))
+            .route(
+                "/console/act/{*rest}",
+                axum::routing::post(console_web::act),
+            )
             .route("/conformance", axum::routing::any(control::handle))
             // `{*rest}` does not match an empty rest: without this route
             // `/conformance/` fell through to the Graph API (no key check,
@@ -88,6 +94,7 @@ impl RunningServer {
 
     /// Stops accepting connections and waits for the server to finish.
     pub async fn stop(mut self) {
+        self.platform.console.hub.close();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -99,6 +106,7 @@ impl RunningServer {
 
 impl Drop for RunningServer {
     fn drop(&mut self) {
+        self.platform.console.hub.close();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

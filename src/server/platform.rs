@@ -3,6 +3,7 @@
 //! configuration. The HTTP handlers (`graph.rs`, `control.rs`) decide
 //! through it; the router in `mod.rs` wires them up.
 
+use super::console_log::PageLog;
 use super::delivery::{DeliveryConfig, Job, Outbox, QueueStats, Receiver};
 use super::mutants::Mutants;
 use crate::model::{Op, Outcome, State};
@@ -118,6 +119,8 @@ pub(super) struct Page {
     pub(super) creds: Vec<AppCredentials>,
     pub(super) outbox: Arc<Outbox>,
     pub(super) clock: Arc<AtomicU64>,
+    /// What the console shows beside the state (chats, calls, webhooks).
+    pub(super) log: Arc<Mutex<PageLog>>,
 }
 
 impl Page {
@@ -135,12 +138,18 @@ impl Page {
             });
         }
         self.clock.store(self.state.now_ms, Ordering::SeqCst);
-        for d in &out.deliveries {
+        let ids = self
+            .log
+            .lock()
+            .expect("console log lock")
+            .record(op, &out, &self.state);
+        for (d, log_id) in out.deliveries.iter().zip(ids) {
             self.outbox.push(
                 d.app.index(),
                 Job {
                     channel: d.channel,
                     event: d.event.clone(),
+                    log_id,
                 },
             );
         }
@@ -227,6 +236,48 @@ impl Platform {
         Some(outbox.stats())
     }
 
+    /// The console's page list and the view of one page (`page`, default
+    /// the most recently active; `thread`, default its most recently active
+    /// thread), as the console's event stream sends them.
+    pub fn console_snapshot(&self, page: Option<&str>, thread: Option<&str>) -> serde_json::Value {
+        let pages: Vec<(String, Arc<Mutex<Page>>)> = self
+            .pages
+            .read()
+            .expect("pages lock")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut list: Vec<(u64, String, serde_json::Value)> = pages
+            .iter()
+            .map(|(id, p)| {
+                let p = p.lock().expect("page lock");
+                let log = p.log.lock().expect("console log lock");
+                (
+                    log.last_active(),
+                    id.clone(),
+                    super::console_log::page_summary(&p.state, &log),
+                )
+            })
+            .collect();
+        list.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let chosen = page
+            .filter(|p| list.iter().any(|(_, id, _)| id == p))
+            .map(str::to_string)
+            .or_else(|| list.first().map(|(_, id, _)| id.clone()));
+        let view = chosen.as_deref().and_then(|id| {
+            let (_, p) = pages.iter().find(|(k, _)| k == id)?;
+            let p = p.lock().expect("page lock");
+            let log = p.log.lock().expect("console log lock");
+            Some(super::console_log::page_view(&p.state, &log, thread))
+        });
+        let total = list.len();
+        serde_json::json!({
+            "pages": list.into_iter().take(super::console_log::VIEW_PAGES).map(|(_, _, v)| v).collect::<Vec<_>>(),
+            "pages_total": total,
+            "page": view,
+        })
+    }
+
     /// A copy of a page's model state; `None` for a page never reset. For
     /// tests and fuzzing ("a refused call changes no state").
     pub fn page_state(&self, page_id: &str) -> Option<State> {
@@ -283,7 +334,16 @@ impl Platform {
                 other_secret: creds[(i + 1) % creds.len()].app_secret.clone() + "-not-mine",
             })
             .collect();
+        let log = Arc::new(Mutex::new(PageLog::new(
+            self.console.hub.clone(),
+            creds.len(),
+            creds
+                .iter()
+                .flat_map(|c| [c.access_token.clone(), c.app_secret.clone()])
+                .collect(),
+        )));
         let outbox = Outbox::start(
+            log.clone(),
             Arc::new(setup.clone()),
             clock.clone(),
             receivers,
@@ -297,6 +357,7 @@ impl Platform {
             creds,
             outbox: Arc::new(outbox),
             clock,
+            log,
         };
         let mut pages = self.pages.write().expect("pages lock");
         match pages.get(&page_id) {

@@ -46,6 +46,29 @@ impl Embedded {
         self.server.url()
     }
 
+    /// The console's one-time login URL (`None` once used).
+    pub fn console_login_url(&self) -> Option<String> {
+        self.server
+            .platform
+            .console_login_path()
+            .map(|p| format!("{}{p}", self.server.url()))
+    }
+
+    /// Shows a counterexample in the server's console: its rule, headline
+    /// and sequence diagram (SVG and Mermaid).
+    pub fn show_counterexample(&self, c: &Counterexample) {
+        let diagram = crate::report::diagram::Diagram::of(c);
+        self.server
+            .platform
+            .console_show_finding(crate::server::console::Finding {
+                rule: c.rule.id().to_string(),
+                headline: c.divergence.headline(),
+                steps: c.case.ops.len(),
+                svg: crate::report::html::svg(&diagram),
+                mermaid: crate::report::markdown::mermaid(&diagram),
+            });
+    }
+
     /// Stops the server.
     pub async fn stop(self) {
         self.server.stop().await;
@@ -80,6 +103,47 @@ pub async fn run(cfg: RunConfig, mutants: &[Mutant]) -> Result<RunReport, RunErr
     let report = harness::run(cfg).await;
     embedded.stop().await;
     report
+}
+
+/// `baton run --console`: a run against the embedded reference server with
+/// `mutants` on, whose console follows it. `ready` gets the console's
+/// one-time login URL before the first case; each counterexample is shown
+/// in the console when the run ends. The server is handed back running, so
+/// the console stays open until the caller stops it.
+pub async fn run_with_console(
+    cfg: RunConfig,
+    mutants: &[Mutant],
+    ready: impl FnOnce(&str),
+) -> Result<(RunReport, Embedded), RunError> {
+    if cfg.target.is_some() {
+        return Err(RunError::Usage(
+            "--console shows the embedded server's console; drop --target to use it \
+             (a target of your own has no baton console)"
+                .into(),
+        ));
+    }
+    cfg.check()?;
+    let embedded = Embedded::start(mutants).await?;
+    if let Some(url) = embedded.console_login_url() {
+        ready(&url);
+    }
+    let cfg = RunConfig {
+        target: Some(embedded.spec.clone()),
+        mutants: mutants.iter().map(|m| m.name().to_string()).collect(),
+        ..cfg
+    };
+    match harness::run(cfg).await {
+        Ok(report) => {
+            for c in &report.counterexamples {
+                embedded.show_counterexample(c);
+            }
+            Ok((report, embedded))
+        }
+        Err(e) => {
+            embedded.stop().await;
+            Err(e)
+        }
+    }
 }
 
 /// `baton replay`: a counterexample played again against `target`, or

@@ -97,6 +97,13 @@ pub struct RunArgs {
     /// shrink_step, counterexample, finished).
     #[arg(long, value_enum, default_value = "text")]
     log_format: progress::LogFormat,
+    /// Follow the run in the embedded server's console (embedded target
+    /// only): prints the console's one-time login URL before the first
+    /// case, shows each counterexample's sequence diagram there when the
+    /// run ends, then keeps the server and console up until Ctrl-C and
+    /// exits with the run's exit code.
+    #[arg(long)]
+    console: bool,
 }
 
 /// Play a counterexample again (exit 0: no longer reproduces; 1: still does):
@@ -185,6 +192,14 @@ fn set_weight(w: &mut Weights, spec: &str) -> Result<(), String> {
 }
 
 pub fn run(a: RunArgs) -> ExitCode {
+    if a.console && a.target.is_some() {
+        return usage(
+            "--console shows the embedded reference server's console, and --target names \
+             a server of your own (which has no baton console): drop --target to follow \
+             the run against the embedded server, or drop --console"
+                .to_string(),
+        );
+    }
     let target = match target(a.target, a.control, a.key) {
         Ok(t) => t,
         Err(e) => return usage(e),
@@ -271,36 +286,34 @@ pub fn run(a: RunArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    match rt.block_on(baton::embedded::run(cfg, &mutants)) {
-        Ok(report) => {
-            let full = Report::from_run(&report);
-            progress.finish(serde_json::json!({
-                "cases": report.cases,
-                "steps": report.steps,
-                "elapsed_ms": report.elapsed.as_millis() as u64,
-                "exit_code": report.exit_code(),
-                "verdict": full.verdict,
-                "counterexamples": full.counterexamples().iter().map(|c| &c.id).collect::<Vec<_>>(),
-            }));
-            print!("{}", report.summary());
-            if let Some(dir) = &a.report
-                && let Err(code) = write_report(&full, dir)
-            {
-                return code;
-            }
-            if let Some(f) = &a.update_expect {
-                let updated = Baseline::of_run(&report, &baseline);
-                if let Err(e) = updated.save(f) {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
+    let console = a.console;
+    let outcome = rt.block_on(async {
+        if console {
+            baton::embedded::run_with_console(cfg, &mutants, |url| {
+                println!("console (login link, works once): {url}");
+            })
+            .await
+            .map(|(report, embedded)| (report, Some(embedded)))
+        } else {
+            baton::embedded::run(cfg, &mutants)
+                .await
+                .map(|report| (report, None))
+        }
+    });
+    match outcome {
+        Ok((report, embedded)) => {
+            let code = finish_run(&a.report, &a.update_expect, &baseline, &progress, &report);
+            if let Some(embedded) = embedded {
                 println!(
-                    "expectations: {} deviating rule(s) written to {}",
-                    updated.0.len(),
-                    f.display()
+                    "console still open at {}/console; Ctrl-C to exit",
+                    embedded.url()
                 );
+                rt.block_on(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                    embedded.stop().await;
+                });
             }
-            ExitCode::from(report.exit_code())
+            code
         }
         Err(e) => {
             progress
@@ -309,6 +322,44 @@ pub fn run(a: RunArgs) -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// What a run prints and writes once it ended; its exit code.
+fn finish_run(
+    report_dir: &Option<PathBuf>,
+    update_expect: &Option<PathBuf>,
+    baseline: &Baseline,
+    progress: &progress::Progress,
+    report: &baton::harness::RunReport,
+) -> ExitCode {
+    let full = Report::from_run(report);
+    progress.finish(serde_json::json!({
+        "cases": report.cases,
+        "steps": report.steps,
+        "elapsed_ms": report.elapsed.as_millis() as u64,
+        "exit_code": report.exit_code(),
+        "verdict": full.verdict,
+        "counterexamples": full.counterexamples().iter().map(|c| &c.id).collect::<Vec<_>>(),
+    }));
+    print!("{}", report.summary());
+    if let Some(dir) = report_dir
+        && let Err(code) = write_report(&full, dir)
+    {
+        return code;
+    }
+    if let Some(f) = update_expect {
+        let updated = Baseline::of_run(report, baseline);
+        if let Err(e) = updated.save(f) {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+        println!(
+            "expectations: {} deviating rule(s) written to {}",
+            updated.0.len(),
+            f.display()
+        );
+    }
+    ExitCode::from(report.exit_code())
 }
 
 pub fn replay(a: ReplayArgs) -> ExitCode {

@@ -27,6 +27,22 @@ pub struct Console {
     login: Mutex<Option<String>>,
     sessions: Mutex<HashSet<String>>,
     pub(super) hub: std::sync::Arc<Hub>,
+    /// Counterexamples a run on this server found (`baton run --console`),
+    /// oldest first, as the event stream sends them.
+    findings: Mutex<Vec<serde_json::Value>>,
+}
+
+/// A counterexample shown by the console: its rule, headline and sequence
+/// diagram, drawn by the caller (the server draws nothing of the harness).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Finding {
+    pub rule: String,
+    pub headline: String,
+    pub steps: usize,
+    /// The diagram as SVG (shown as an image: it runs no script).
+    pub svg: String,
+    /// The diagram as Mermaid source.
+    pub mermaid: String,
 }
 
 /// What the console's event streams wait on: a sequence number bumped by
@@ -108,7 +124,21 @@ impl Console {
             login: Mutex::new(Some(login)),
             sessions: Mutex::new(HashSet::new()),
             hub: std::sync::Arc::new(Hub::default()),
+            findings: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Adds a counterexample to what the console shows, and wakes the
+    /// event streams.
+    pub fn show_finding(&self, finding: Finding) {
+        let value = serde_json::to_value(finding).expect("a finding serializes");
+        self.findings.lock().expect("console lock").push(value);
+        self.hub.bump();
+    }
+
+    /// The counterexamples shown so far, oldest first.
+    pub fn findings(&self) -> Vec<serde_json::Value> {
+        self.findings.lock().expect("console lock").clone()
     }
 
     /// The path with the login token, to print once at start; `None` once

@@ -22,8 +22,8 @@ fn unauthorized() -> Response {
     (
         StatusCode::UNAUTHORIZED,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "not logged in to the console: open the URL `baton serve` printed at start \
-         (its login token works once; restart the server for a new one)\n",
+        "not logged in to the console: open the URL `baton serve` (or `baton run --console`) \
+         printed at start (its login token works once; restart for a new one)\n",
     )
         .into_response()
 }

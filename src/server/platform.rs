@@ -195,6 +195,11 @@ impl Platform {
         })
     }
 
+    /// Shows a counterexample in the console (`baton run --console`).
+    pub fn console_show_finding(&self, finding: super::console::Finding) {
+        self.console.show_finding(finding);
+    }
+
     /// The console's path with its one-time login token (`None` once used).
     pub fn console_login_path(&self) -> Option<String> {
         self.console.login_path()
@@ -275,6 +280,7 @@ impl Platform {
             "pages": list.into_iter().take(super::console_log::VIEW_PAGES).map(|(_, _, v)| v).collect::<Vec<_>>(),
             "pages_total": total,
             "page": view,
+            "counterexamples": self.console.findings(),
         })
     }
 

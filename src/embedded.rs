@@ -54,24 +54,22 @@ impl Embedded {
             .map(|p| format!("{}{p}", self.server.url()))
     }
 
-    /// Shows a counterexample in the server's console: its rule, headline
-    /// and sequence diagram (SVG and Mermaid).
-    pub fn show_counterexample(&self, c: &Counterexample) {
-        let diagram = crate::report::diagram::Diagram::of(c);
-        self.server
-            .platform
-            .console_show_finding(crate::server::console::Finding {
-                rule: c.rule.id().to_string(),
-                headline: c.divergence.headline(),
-                steps: c.case.ops.len(),
-                svg: crate::report::html::svg(&diagram),
-                mermaid: crate::report::markdown::mermaid(&diagram),
-            });
-    }
-
     /// Stops the server.
     pub async fn stop(self) {
         self.server.stop().await;
+    }
+}
+
+/// What the console shows of a counterexample, its diagram drawn here (the
+/// server draws nothing of the harness).
+fn finding(c: &Counterexample) -> crate::server::console::Finding {
+    let diagram = crate::report::diagram::Diagram::of(c);
+    crate::server::console::Finding {
+        rule: c.rule.id().to_string(),
+        headline: c.divergence.headline(),
+        steps: c.case.ops.len(),
+        svg: crate::report::html::svg(&diagram),
+        mermaid: crate::report::markdown::mermaid(&diagram),
     }
 }
 
@@ -108,7 +106,7 @@ pub async fn run(cfg: RunConfig, mutants: &[Mutant]) -> Result<RunReport, RunErr
 /// `baton run --console`: a run against the embedded reference server with
 /// `mutants` on, whose console follows it. `ready` gets the console's
 /// one-time login URL before the first case; each counterexample is shown
-/// in the console when the run ends. The server is handed back running, so
+/// in the console as soon as it is shrunk. The server is handed back running, so
 /// the console stays open until the caller stops it.
 pub async fn run_with_console(
     cfg: RunConfig,
@@ -127,18 +125,17 @@ pub async fn run_with_console(
     if let Some(url) = embedded.console_login_url() {
         ready(&url);
     }
+    let platform = embedded.server.platform.clone();
     let cfg = RunConfig {
         target: Some(embedded.spec.clone()),
         mutants: mutants.iter().map(|m| m.name().to_string()).collect(),
+        on_counterexample: Some(harness::OnCounterexample(Arc::new(move |c| {
+            platform.console_show_finding(finding(c))
+        }))),
         ..cfg
     };
     match harness::run(cfg).await {
-        Ok(report) => {
-            for c in &report.counterexamples {
-                embedded.show_counterexample(c);
-            }
-            Ok((report, embedded))
-        }
+        Ok(report) => Ok((report, embedded)),
         Err(e) => {
             embedded.stop().await;
             Err(e)

@@ -97,6 +97,11 @@ async fn console_run_shows_the_counterexample_diagram_of_a_caught_mutant() {
     let http = client();
     let cookie = login(&http, &url).await;
     let (snap, stream) = snapshot_with_counterexample(&http, &base, &cookie).await;
+    assert_eq!(
+        snap["counterexamples"].as_array().unwrap().len(),
+        report.counterexamples.len(),
+        "seed {seed}: each counterexample shown once"
+    );
     let shown = &snap["counterexamples"][0];
     assert_eq!(shown["rule"], rule.as_str(), "seed {seed}: {shown}");
     assert_eq!(shown["steps"], c.case.ops.len());
@@ -142,4 +147,73 @@ fn console_with_a_target_is_a_usage_error() {
         err.contains("--console") && err.contains("drop --target"),
         "says why and what to do: {err}"
     );
+}
+
+/// The binary: the login line comes before the run, the "still open" line
+/// after it, the console still answers then, and Ctrl-C (SIGINT) exits
+/// with the run's exit code (1: CTRL-4 broken).
+#[test]
+fn the_binary_keeps_the_console_open_until_ctrl_c_and_exits_with_the_runs_code() {
+    use std::io::BufRead;
+    let seed = "7";
+    let out = std::env::temp_dir().join(format!("baton-console-bin-{}", std::process::id()));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["run", "--console", "--mutant", "send-non-owner", "--quiet"])
+        .args(["--seed", seed, "--cases", "300", "--jobs", "2"])
+        .arg("--out")
+        .arg(out.join("out"))
+        .arg("--snapshots")
+        .arg(out.join("snapshots"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // A failing assertion must not leave the server waiting for Ctrl-C.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = child.stdout.take().unwrap();
+    let mut child = KillOnDrop(child);
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    let mut login_url = None;
+    let open = loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("seed {seed}: stdout ended early: {seen:?}"))
+            .unwrap();
+        if let Some(u) = line.strip_prefix("console (login link, works once): ") {
+            assert!(seen.is_empty(), "the login line comes first: {seen:?}");
+            login_url = Some(u.to_string());
+        }
+        if let Some(rest) = line.strip_prefix("console still open at ") {
+            break rest.split(';').next().unwrap().to_string();
+        }
+        seen.push(line);
+    };
+    let login_url = login_url.expect("a login line before the run");
+    assert!(
+        seen.iter().any(|l| l.contains("CTRL-4")),
+        "seed {seed}: the summary names CTRL-4: {seen:?}"
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let http = client();
+        let cookie = login(&http, &login_url).await;
+        let base = open.strip_suffix("/console").expect("the console's URL");
+        let (snap, _) = snapshot_with_counterexample(&http, base, &cookie).await;
+        assert_eq!(snap["counterexamples"][0]["rule"], "CTRL-4", "seed {seed}");
+    });
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "the run's exit code after Ctrl-C");
+    let _ = std::fs::remove_dir_all(&out);
 }

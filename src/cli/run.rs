@@ -99,8 +99,8 @@ pub struct RunArgs {
     log_format: progress::LogFormat,
     /// Follow the run in the embedded server's console (embedded target
     /// only): prints the console's one-time login URL before the first
-    /// case, shows each counterexample's sequence diagram there when the
-    /// run ends, then keeps the server and console up until Ctrl-C and
+    /// case, shows each counterexample's sequence diagram there as soon
+    /// as it is shrunk, then keeps the server and console up until Ctrl-C and
     /// exits with the run's exit code.
     #[arg(long)]
     console: bool,

@@ -112,6 +112,22 @@ pub struct RunConfig {
     /// Record every deviating rule once instead of stopping at the first
     /// failure (`--update-expect` uses this to find all deviations).
     pub keep_going: bool,
+    /// Handed each counterexample as soon as it is shrunk (`baton run
+    /// --console` shows it); `None`: nobody asks.
+    pub on_counterexample: Option<OnCounterexample>,
+}
+
+/// A callback for each shrunk counterexample of a run; called from the
+/// workers.
+#[derive(Clone)]
+pub struct OnCounterexample(
+    pub std::sync::Arc<dyn Fn(&super::counterexample::Counterexample) + Send + Sync>,
+);
+
+impl std::fmt::Debug for OnCounterexample {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnCounterexample")
+    }
 }
 
 impl Default for RunConfig {
@@ -137,6 +153,7 @@ impl Default for RunConfig {
             expect: BTreeMap::new(),
             observer: None,
             keep_going: false,
+            on_counterexample: None,
         }
     }
 }

@@ -38,7 +38,7 @@ pub mod shrink;
 pub mod sink;
 pub mod target;
 
-pub use config::{RunConfig, RunError, Subject, TargetSpec, redact_url, run_id};
+pub use config::{OnCounterexample, RunConfig, RunError, Subject, TargetSpec, redact_url, run_id};
 pub use counterexample::Counterexample;
 pub use counts::RuleCounts;
 pub use diff::Divergence;

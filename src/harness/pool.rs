@@ -296,5 +296,8 @@ fn record(shared: &Shared, mut c: Counterexample, index: u64) {
             shrink_ms: st.millis,
         });
     }
+    if let Some(f) = &shared.cfg.on_counterexample {
+        (f.0)(&c);
+    }
     shared.tally().found.push(c);
 }

@@ -6,51 +6,11 @@ use super::shrink::Budget;
 use super::target::TargetError;
 use crate::generate::{GenConfig, SplitMix64};
 use crate::model::Rule;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// What a run certifies: a platform (`baton run`, the platform rules) or
-/// an app (`baton certify-app`, the BP and APP rules).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Subject {
-    #[default]
-    Platform,
-    App,
-}
-
-impl Subject {
-    /// Whether `rule` is one this kind of run certifies.
-    pub fn applies(self, rule: Rule) -> bool {
-        match self {
-            Subject::Platform => rule.is_platform_rule(),
-            Subject::App => rule.is_app_rule(),
-        }
-    }
-
-    pub fn is_platform(&self) -> bool {
-        *self == Subject::Platform
-    }
-
-    /// The flags `baton replay` takes to play a counterexample of this
-    /// subject against something else than baton's own reference.
-    pub fn replay_flags(self) -> &'static str {
-        match self {
-            Subject::Platform => "[--target URL --key KEY]",
-            Subject::App => "[--webhook URL]",
-        }
-    }
-
-    /// `platform` or `app`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Subject::Platform => "platform",
-            Subject::App => "app",
-        }
-    }
-}
+pub use super::counterexample::Subject;
 
 /// Where the implementation under test is.
 #[derive(Clone)]

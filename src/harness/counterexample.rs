@@ -7,7 +7,6 @@
 //! same file and a snapshot diff means the counterexample changed.
 
 use super::concurrent::{ConcurrentPart, side_by_side};
-use super::config::Subject;
 use super::diff::Divergence;
 use super::shrink::ShrinkStats;
 use crate::generate::Case;
@@ -15,6 +14,47 @@ use crate::model::{INSTAGRAM_INBOX_APP_ID, Rule, Surface};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+
+/// What a run certifies: a platform (`baton run`, the platform rules) or
+/// an app (`baton certify-app`, the BP and APP rules).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Subject {
+    #[default]
+    Platform,
+    App,
+}
+
+impl Subject {
+    /// Whether `rule` is one this kind of run certifies.
+    pub fn applies(self, rule: Rule) -> bool {
+        match self {
+            Subject::Platform => rule.is_platform_rule(),
+            Subject::App => rule.is_app_rule(),
+        }
+    }
+
+    pub fn is_platform(&self) -> bool {
+        *self == Subject::Platform
+    }
+
+    /// The flags `baton replay` takes to play a counterexample of this
+    /// subject against something else than baton's own reference.
+    pub fn replay_flags(self) -> &'static str {
+        match self {
+            Subject::Platform => "[--target URL --key KEY]",
+            Subject::App => "[--webhook URL]",
+        }
+    }
+
+    /// `platform` or `app`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subject::Platform => "platform",
+            Subject::App => "app",
+        }
+    }
+}
 
 /// Everything needed to understand and replay one failure. No token, app
 /// secret or control key is in here: replays make fresh credentials.

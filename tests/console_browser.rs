@@ -24,13 +24,15 @@ mod console_kit;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// Chromium, killed (by its own id) when the test ends, even on failure.
-struct Browser(std::process::Child);
+/// Chromium, killed (by its own id) when the test ends, even on failure;
+/// its profile directory is removed then.
+struct Browser(std::process::Child, std::path::PathBuf);
 
 impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        let _ = std::fs::remove_dir_all(&self.1);
     }
 }
 
@@ -206,6 +208,78 @@ fn b64decode(s: &str) -> Vec<u8> {
     out
 }
 
+/// Headless Chromium at 1366 x 768 with its own profile `name`, and a
+/// DevTools connection to its page.
+async fn chromium(name: &str) -> (Browser, Cdp) {
+    let profile = std::env::temp_dir().join(format!(
+        "baton-console-chromium-{name}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&profile);
+    let mut child = std::process::Command::new(CHROMIUM)
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--window-size=1366,768",
+            "--remote-debugging-port=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("about:blank")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("chromium starts");
+    let stderr = child.stderr.take().unwrap();
+    let chrome = Browser(child, profile);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(u) = l.strip_prefix("DevTools listening on ") {
+                let _ = tx.send(u.to_string());
+            }
+        }
+    });
+    let browser_ws = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("chromium prints its DevTools URL within 30 s");
+    let port = browser_ws
+        .strip_prefix("ws://127.0.0.1:")
+        .and_then(|r| r.split('/').next())
+        .expect("a local DevTools port");
+    let list: Value = serde_json::from_str(
+        &reqwest::get(format!("http://127.0.0.1:{port}/json/list"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let target = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["type"] == "page")
+        .expect("a page target");
+    let mut cdp = Cdp::connect(target["webSocketDebuggerUrl"].as_str().unwrap()).await;
+    cdp.call(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": 1366, "height": 768, "deviceScaleFactor": 1, "mobile": false}),
+    )
+    .await;
+
+    (chrome, cdp)
+}
+
 #[tokio::test]
 async fn console_in_headless_chromium() {
     if !Path::new(CHROMIUM).exists() {
@@ -246,69 +320,7 @@ async fn console_in_headless_chromium() {
     )
     .await;
 
-    let profile =
-        std::env::temp_dir().join(format!("baton-console-chromium-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&profile);
-    let mut child = std::process::Command::new(CHROMIUM)
-        .args([
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            "--window-size=1366,768",
-            "--remote-debugging-port=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("about:blank")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("chromium starts");
-    let stderr = child.stderr.take().unwrap();
-    let chrome = Browser(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for l in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(u) = l.strip_prefix("DevTools listening on ") {
-                let _ = tx.send(u.to_string());
-            }
-        }
-    });
-    let browser_ws = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("chromium prints its DevTools URL within 30 s");
-    let port = browser_ws
-        .strip_prefix("ws://127.0.0.1:")
-        .and_then(|r| r.split('/').next())
-        .expect("a local DevTools port");
-    let list: Value = serde_json::from_str(
-        &reqwest::get(format!("http://127.0.0.1:{port}/json/list"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
-    let target = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["type"] == "page")
-        .expect("a page target");
-    let mut cdp = Cdp::connect(target["webSocketDebuggerUrl"].as_str().unwrap()).await;
-    cdp.call(
-        "Emulation.setDeviceMetricsOverride",
-        json!({"width": 1366, "height": 768, "deviceScaleFactor": 1, "mobile": false}),
-    )
-    .await;
+    let (chrome, mut cdp) = chromium("main").await;
 
     // Log in with the printed URL; the page goes live over its stream.
     let login = format!("{}{}", s.url(), s.platform.console_login_path().unwrap());
@@ -475,7 +487,64 @@ async fn console_in_headless_chromium() {
     }
 
     drop(chrome);
-    let _ = std::fs::remove_dir_all(&profile);
     drop(cdp);
     s.stop().await;
+}
+
+/// `baton run --console`: the page logged in with the run's login URL
+/// shows the counterexample the run found, its diagram opened by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_run_opens_the_counterexample_in_chromium() {
+    if !Path::new(CHROMIUM).exists() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{CHROMIUM} is missing under CI: install Debian's chromium (.ci/run does)");
+        }
+        eprintln!("skipped: {CHROMIUM} is missing (apt-get install -y chromium) and CI is not set");
+        return;
+    }
+    let seed = 7;
+    let out = std::env::temp_dir().join(format!("baton-console-run-cdp-{}", std::process::id()));
+    let cfg = baton::harness::RunConfig {
+        seed,
+        cases: 300,
+        jobs: 2,
+        time_limit: Some(Duration::from_secs(90)),
+        out_dir: out.join("counterexamples"),
+        snapshot_dir: out.join("snapshots"),
+        stop_on_deviation: true,
+        ..baton::harness::RunConfig::default()
+    };
+    let mut login = None;
+    let (report, embedded) =
+        baton::embedded::run_with_console(cfg, &[baton::server::Mutant::SendNonOwner], |u| {
+            login = Some(u.to_string())
+        })
+        .await
+        .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    let rule = report
+        .counterexamples
+        .first()
+        .unwrap_or_else(|| panic!("seed {seed}: send-non-owner not caught"))
+        .rule
+        .id();
+    let (chrome, mut cdp) = chromium("run").await;
+    cdp.call("Page.navigate", json!({"url": login.expect("a login URL")}))
+        .await;
+    cdp.wait_for(
+        "the counterexample's diagram, opened",
+        "(() => { const d = document.querySelector('#findings:not([hidden]) details[open] img'); \
+         return !!d && d.complete && d.naturalWidth > 0; })()",
+    )
+    .await;
+    let summary = cdp
+        .eval("document.querySelector('#findings details[open] summary').textContent")
+        .await;
+    assert!(
+        summary.as_str().unwrap().contains(rule),
+        "seed {seed}: the panel names {rule}: {summary}"
+    );
+    drop(chrome);
+    drop(cdp);
+    embedded.stop().await;
+    let _ = std::fs::remove_dir_all(&out);
 }

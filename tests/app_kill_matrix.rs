@@ -23,7 +23,7 @@ async fn every_app_mutant_is_caught_under_its_rule() {
     let dir = std::env::temp_dir().join(format!("baton-app-kill-{}", std::process::id()));
     let k = AppKillConfig {
         seed,
-        cases: 120,
+        cases: 240,
         jobs: 16,
         quiet: Duration::from_millis(150),
         time_limit: Duration::from_secs(60),

@@ -156,6 +156,10 @@ pub struct Thread {
     /// Pending requesters already told (with `pass_thread_metadata`) that
     /// the bot passes when it has answered the user.
     pub told: Vec<String>,
+    /// A request of its own on an idle thread was granted (REQ-2): the
+    /// `pass_thread_control` event the platform sends for it is old news,
+    /// and may arrive after the bot already released again.
+    grant_echo: bool,
     /// Whether a message went out on this thread while it was idle and
     /// not (yet) ours: the next one needs control first (BP-6).
     pub sent_while_idle: bool,
@@ -181,6 +185,7 @@ impl Thread {
             latest: Channel::Messaging,
             pending: VecDeque::new(),
             told: Vec::new(),
+            grant_echo: false,
             sent_while_idle: false,
             want: None,
             last_text: String::new(),
@@ -352,7 +357,11 @@ impl Bot {
                 }
             }
             Kind::Pass { new_owner, .. } => {
-                if new_owner.as_deref() == Some(me.as_str()) {
+                if new_owner.as_deref() == Some(me.as_str()) && t.grant_echo {
+                    // The echo of its own granted request: it knew (BP-5:
+                    // after a release since, it must not believe it owns).
+                    t.grant_echo = false;
+                } else if new_owner.as_deref() == Some(me.as_str()) {
                     t.become_owner();
                     t.pending.clear();
                 } else {
@@ -477,6 +486,7 @@ impl Bot {
                 if t.owner == Owner::Idle {
                     // Requesting an idle thread grants it at once (REQ-2).
                     t.become_owner();
+                    t.grant_echo = true;
                 } else {
                     // The owner decides; a pass will tell.
                     t.want = None;
@@ -1273,6 +1283,40 @@ mod tests {
         assert_eq!(calls[1], Call::Send(goodbye()));
         assert_eq!(target(&calls[2]), A);
         assert!(p.refused.is_empty());
+    }
+
+    #[test]
+    fn bp_5_the_echo_of_a_granted_request_after_a_release_changes_nothing() {
+        // No primary: the bot requests an idle thread (granted at once),
+        // says goodbye and releases; the platform's pass event for the
+        // grant arrives only then. A goodbye after it must not release.
+        let mut b = bot(&[]);
+        let mut p = Platform::new(false);
+        turn(&mut b, &mut p, &[msg(T0, "done")]);
+        let calls = turn(&mut b, &mut p, &[msg(T0 + 1, "done")]);
+        assert_eq!(
+            edges(&calls),
+            [
+                "request_thread_control",
+                "messages",
+                "release_thread_control"
+            ]
+        );
+        let echo = ev(
+            Channel::Messaging,
+            T0 + 1,
+            Kind::Pass {
+                new_owner: Some(ME.to_string()),
+                previous_owner: None,
+            },
+        );
+        assert!(turn(&mut b, &mut p, &[echo]).is_empty());
+        let calls = turn(&mut b, &mut p, &[msg(T0 + 2, "done")]);
+        assert!(
+            !edges(&calls).contains(&"release_thread_control"),
+            "{calls:?}"
+        );
+        assert!(p.refused.is_empty(), "{:?}", p.refused);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! Cases run in groups, one per page configuration (the app primary,
 //! another app primary, no primary), set with the control API's `roles`
 //! at the start of the group so that the app learns its role from
-//! `app_roles`. Within a group, `jobs` cases run side by side in lockstep,
+//! `app_roles`; the groups take turns, one batch of cases each. Within a group, `jobs` cases run side by side in lockstep,
 //! each on PSIDs of its own: every case's next stimulus is applied, then
 //! the tool waits until the app is quiet. A failing case is shrunk alone.
 
@@ -912,18 +912,20 @@ pub async fn certify(cfg: CertifyConfig) -> Result<RunReport, RunError> {
     if handshake_fails {
         deviated.push(Rule::App5);
     }
-    let per_group = cfg.cases.div_ceil(Group::ALL.len() as u64);
-    'groups: for (g, group) in Group::ALL.iter().enumerate() {
-        let group_end = (per_group * (g as u64 + 1)).min(cfg.cases);
-        if index >= group_end {
-            continue;
-        }
+    // The groups take turns, one batch each (the app primary, another app
+    // primary, no primary, again), so that every page configuration is
+    // played from the first seconds of a run on, not only after the
+    // cases of the groups before it.
+    let mut batch_no = 0usize;
+    'groups: while index < cfg.cases {
+        let group = Group::ALL[batch_no % Group::ALL.len()];
+        batch_no += 1;
         set_roles(&stage, group.primary()).await?;
-        while index < group_end {
+        {
             if stop || deadline.is_some_and(|d| Instant::now() >= d) {
                 break 'groups;
             }
-            let n = (cfg.jobs as u64).min(group_end - index) as usize;
+            let n = (cfg.jobs as u64).min(cfg.cases - index) as usize;
             let batch: Vec<Playing> = (0..n)
                 .map(|k| {
                     let i = index + k as u64;
@@ -943,7 +945,21 @@ pub async fn certify(cfg: CertifyConfig) -> Result<RunReport, RunError> {
             let batch_start = stage.seq();
             let outcomes =
                 play_batch(&stage, &cfg.weights, batch, group.primary(), deadline, None).await?;
-            for (k, o) in outcomes.into_iter().enumerate() {
+            // The shortest failing case of the batch is shrunk first: it
+            // is the nearest to a minimal counterexample.
+            let mut outcomes: Vec<(usize, Outcome)> = outcomes.into_iter().enumerate().collect();
+            outcomes.sort_by_key(|(k, o)| {
+                (
+                    o.judgement.violations.is_empty(),
+                    o.judgement
+                        .violations
+                        .first()
+                        .map_or(usize::MAX, |v| v.stimulus),
+                    o.case.ops.len(),
+                    *k,
+                )
+            });
+            for (k, o) in outcomes {
                 let case_index = first_index + k as u64;
                 cases_done += 1;
                 steps += o.case.ops.len() as u64;

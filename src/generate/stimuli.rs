@@ -177,6 +177,26 @@ pub fn next_stimulus(
 }
 
 fn user_message(e: &mut impl Entropy, st: &State, psids: &[String], offers: &Offers) -> Op {
+    // BP-5's situation: a thread whose control lapsed (idle, its deadline
+    // passed), and the user says goodbye: an app that still thinks it owns
+    // the thread releases an idle one.
+    let lapsed: Vec<&String> = psids
+        .iter()
+        .filter(|p| {
+            st.thread(p).is_some_and(|t| {
+                t.owner.is_none() && t.deadline_ms != 0 && t.deadline_ms <= st.now_ms
+            })
+        })
+        .collect();
+    if !lapsed.is_empty() && e.chance(50) {
+        let psid = (*e.pick(&lapsed)).clone();
+        return Op::User(UserEvent::Message {
+            platform: offers.surface(st, &psid),
+            psid,
+            text: "thanks, bye".to_string(),
+            quick_reply: None,
+        });
+    }
     let psid = e.pick(psids).clone();
     Op::User(UserEvent::Message {
         platform: offers.surface(st, &psid),
@@ -391,12 +411,21 @@ fn inbox(e: &mut impl Entropy, st: &State, psid: &str) -> Op {
 /// above all), and plain ones.
 fn clock(e: &mut impl Entropy, st: &State) -> Op {
     let now = st.now_ms;
-    let deadlines: Vec<u64> = st
-        .threads
-        .values()
-        .filter(|t| t.owner.is_some())
-        .map(|t| t.deadline_ms)
-        .collect();
+    // The app under test's own deadlines first (EXP-1 for it: BP-4's and
+    // BP-5's situations), else anyone's.
+    let of = |aut: bool| -> Vec<u64> {
+        st.threads
+            .values()
+            .filter(|t| t.owner.is_some() && (!aut || t.owner == Some(Party::App(AUT))))
+            .map(|t| t.deadline_ms)
+            .collect()
+    };
+    let mine = of(true);
+    let deadlines = if !mine.is_empty() && e.chance(70) {
+        mine
+    } else {
+        of(false)
+    };
     let advance_ms = if !deadlines.is_empty() && e.chance(70) {
         let d = *e.pick(&deadlines);
         let offset: i64 = *e.pick(&[-1000, -1, 1, 1000]);
